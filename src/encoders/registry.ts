@@ -1,0 +1,18 @@
+import { Bm25Encoder, bm25Config, type Bm25EncoderConfig } from './bm25.js';
+import { EncoderError, type SparseEncoder } from './encoder.js';
+
+/** Builds an encoder from its stored configuration (collections keep the configuration as JSON). */
+export function createEncoder(config: Readonly<Record<string, unknown>>): SparseEncoder {
+  const type = config['type'] ?? 'bm25';
+  switch (type) {
+    case 'bm25':
+      return new Bm25Encoder(bm25Config(config as Partial<Bm25EncoderConfig>));
+    default:
+      throw new EncoderError('UNKNOWN_ENCODER', `unknown encoder type ${JSON.stringify(type)}; available: bm25`);
+  }
+}
+
+/** Fills defaults so the stored configuration is complete and explicit. */
+export function normalizeEncoderConfig(config: Readonly<Record<string, unknown>> = {}): Record<string, unknown> {
+  return { ...createEncoder(config).config };
+}

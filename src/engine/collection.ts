@@ -1,0 +1,290 @@
+import type { SparseEncoder } from '../encoders/encoder.js';
+import { ExactIndex, type ExactQuery } from '../index/exact.js';
+import type { CollectionRecord, DocumentWrite, Store, TermEntry } from '../store/store.js';
+import { TermDictionary } from './dictionary.js';
+import type { IngestDocument } from './documents.js';
+import { SparrowError, errorCode } from './errors.js';
+
+export type QueryInput = string | Readonly<Record<string, number>>;
+
+export interface SearchRequest {
+  readonly query: QueryInput;
+  readonly k?: number;
+  /** Stored fields to return: true for all, a list for some, false/absent for none. */
+  readonly fields?: boolean | readonly string[];
+  readonly explain?: boolean;
+  /** External ids never returned (BEIR's "remove query": the query's own id). */
+  readonly excludeIds?: readonly string[];
+}
+
+export interface TermExplanation {
+  readonly term: string;
+  readonly field: string;
+  readonly queryWeight: number;
+  readonly documentValue: number;
+  readonly score: number;
+}
+
+export interface SearchHit {
+  readonly id: string;
+  readonly score: number;
+  readonly fields?: Record<string, unknown>;
+  readonly explain?: TermExplanation[];
+}
+
+export interface SearchResponse {
+  readonly hits: SearchHit[];
+  readonly took_ms: number;
+  /** Query terms absent from the collection (they cannot match anything). */
+  readonly unknown_terms?: string[];
+  readonly warnings?: string[];
+}
+
+export interface RejectedDocument {
+  readonly id?: string;
+  /** 1-based position in the caller's input, when it has one. */
+  readonly line?: number;
+  readonly code: string;
+  readonly message: string;
+}
+
+export interface UpsertResult {
+  readonly inserted: number;
+  readonly updated: number;
+  readonly rejected: RejectedDocument[];
+}
+
+export const MAX_K = 10_000;
+export const DEFAULT_K = 10;
+
+/**
+ * One collection: its encoder, term dictionary, durable documents and the in-memory exact index.
+ * Every entry point (CLI, server, evaluation) writes and searches through this class.
+ */
+export class Collection {
+  readonly record: CollectionRecord;
+  readonly encoder: SparseEncoder;
+  private readonly store: Store;
+  private dictionary: TermDictionary;
+  private index: ExactIndex | undefined;
+  /** SQLite's data_version when the index was last known to match the database. */
+  private seenDataVersion = -1;
+
+  constructor(store: Store, record: CollectionRecord, encoder: SparseEncoder) {
+    this.store = store;
+    this.record = record;
+    this.encoder = encoder;
+    this.dictionary = TermDictionary.load(store, record.id, encoder.fieldNames.length);
+  }
+
+  get name(): string {
+    return this.record.name;
+  }
+
+  /**
+   * Encodes and writes a batch in one transaction. A document that cannot be encoded is rejected
+   * alone; a storage failure rolls back the whole batch and is thrown.
+   */
+  upsert(documents: readonly IngestDocument[], lines?: readonly number[]): UpsertResult {
+    this.refreshIfChangedElsewhere();
+    const rejected: RejectedDocument[] = [];
+    const writes: DocumentWrite[] = [];
+    const newTerms: TermEntry[] = [];
+    for (let i = 0; i < documents.length; i++) {
+      const document = documents[i]!;
+      const line = lines?.[i];
+      try {
+        const encoded = this.encoder.encodeDocument(document.fields);
+        if (!hasText(this.encoder, encoded.terms, document.fields)) {
+          throw new SparrowError('EMPTY_DOCUMENT', `document ${JSON.stringify(document.id)} has no text in ${this.textFieldList()}`);
+        }
+        const { indices, values } = this.dictionary.assign(encoded.terms, newTerms);
+        writes.push({ externalId: document.id, fields: document.fields, indices, values, fieldLengths: encoded.lengths });
+      } catch (error) {
+        const code = errorCode(error) ?? 'ENCODING_FAILED';
+        rejected.push({ id: document.id, ...(line !== undefined ? { line } : {}), code, message: (error as Error).message });
+      }
+    }
+    let outcome;
+    try {
+      outcome = this.store.writeBatch(this.record.id, newTerms, writes);
+    } catch (error) {
+      this.dictionary.rollback();
+      throw error;
+    }
+    this.dictionary.commit();
+    this.afterOwnWrite();
+    if (this.index) {
+      for (const term of newTerms) this.index.setTermField(term.termId, term.field);
+      const removedNumbers = new Set(outcome.removed.map((r) => r.docNumber));
+      for (const { docNumber, write } of outcome.added) {
+        if (!removedNumbers.has(docNumber)) this.index.add(docNumber, write.externalId, write.indices, write.values, write.fieldLengths);
+      }
+      for (const removed of outcome.removed) this.index.remove(removed.docNumber, removed.indices, removed.fieldLengths);
+    }
+    return { inserted: outcome.inserted, updated: outcome.updated, rejected };
+  }
+
+  /** Deletes by external id; returns how many existed. Removed from search at once. */
+  delete(ids: readonly string[]): number {
+    this.refreshIfChangedElsewhere();
+    const removed = this.store.deleteDocuments(this.record.id, ids);
+    this.afterOwnWrite();
+    if (this.index) for (const r of removed) this.index.remove(r.docNumber, r.indices, r.fieldLengths);
+    return removed.length;
+  }
+
+  get(id: string): { id: string; fields: Record<string, unknown> } | undefined {
+    const stored = this.store.getDocument(this.record.id, id);
+    return stored ? { id: stored.externalId, fields: stored.fields } : undefined;
+  }
+
+  statistics(): { documents: number; terms: number; fields: { name: string; docCount: number; sumTotalTermFreq: number }[] } {
+    const stats = this.store.fieldStatistics(this.record.id);
+    return {
+      documents: this.store.countDocuments(this.record.id),
+      terms: this.dictionary.size,
+      fields: this.encoder.fieldNames.map((name, field) => {
+        const s = stats.find((x) => x.field === field);
+        return { name, docCount: s?.docCount ?? 0, sumTotalTermFreq: s?.sumTotalTermFreq ?? 0 };
+      }),
+    };
+  }
+
+  /** Builds the in-memory index now instead of on the first search. */
+  warm(): void {
+    this.exactIndex();
+  }
+
+  search(request: SearchRequest): SearchResponse {
+    const started = process.hrtime.bigint();
+    const k = request.k ?? DEFAULT_K;
+    if (!Number.isInteger(k) || k < 1 || k > MAX_K) {
+      throw new SparrowError('INVALID_K', `k must be an integer from 1 to ${MAX_K}, got ${String(k)}`);
+    }
+    const encoded = this.encodeQuery(request.query);
+    const index = this.exactIndex();
+    const resolved = this.dictionary.resolve(encoded.terms);
+    const warnings: string[] = [];
+    if (resolved.termIds.length === 0) {
+      warnings.push('the query has no term present in the collection; nothing can match');
+    }
+    const excluded = request.excludeIds && request.excludeIds.length > 0 ? new Set(request.excludeIds) : undefined;
+    const query: ExactQuery = { termIds: resolved.termIds, weights: resolved.weights };
+    const result = index.search(query, {
+      k,
+      ...(excluded ? { accept: (doc: number) => !excluded.has(index.externalId(doc)) } : {}),
+    });
+    const hits: SearchHit[] = [];
+    for (let i = 0; i < result.docNumbers.length; i++) {
+      const docNumber = result.docNumbers[i]!;
+      const hit: { id: string; score: number; fields?: Record<string, unknown>; explain?: TermExplanation[] } = {
+        id: index.externalId(docNumber),
+        score: result.scores[i]!,
+      };
+      if (request.fields) hit.fields = this.selectFields(docNumber, request.fields);
+      if (request.explain) hit.explain = this.explainHit(index, query, docNumber);
+      hits.push(hit);
+    }
+    const tookMs = Number(process.hrtime.bigint() - started) / 1e6;
+    return {
+      hits,
+      took_ms: Math.round(tookMs * 1000) / 1000,
+      ...(resolved.unknown.length > 0 ? { unknown_terms: resolved.unknown } : {}),
+      ...(warnings.length > 0 ? { warnings } : {}),
+    };
+  }
+
+  private encodeQuery(query: QueryInput) {
+    if (typeof query === 'string') {
+      if (query.trim().length === 0) throw new SparrowError('EMPTY_QUERY', 'the query text is empty');
+      return this.encoder.encodeQuery(query);
+    }
+    if (query === null || typeof query !== 'object' || Array.isArray(query)) {
+      throw new SparrowError('INVALID_QUERY', 'query must be a string or an object of {term: weight}');
+    }
+    const entries = Object.entries(query);
+    if (entries.length === 0) throw new SparrowError('EMPTY_QUERY', 'the query vector has no terms');
+    for (const [term, weight] of entries) {
+      if (typeof weight !== 'number' || !Number.isFinite(weight)) {
+        throw new SparrowError('INVALID_WEIGHT', `weight of term ${JSON.stringify(term)} must be a finite number`, { term });
+      }
+      if (weight < 0) throw new SparrowError('NEGATIVE_WEIGHT', `weight of term ${JSON.stringify(term)} is negative`, { term });
+    }
+    return this.encoder.vectorQuery(query);
+  }
+
+  private selectFields(docNumber: number, wanted: true | readonly string[]): Record<string, unknown> {
+    const all = this.store.getFieldsByNumber(this.record.id, docNumber) ?? {};
+    if (wanted === true) return all;
+    const picked: Record<string, unknown> = {};
+    for (const name of wanted) if (name in all) picked[name] = all[name];
+    return picked;
+  }
+
+  private explainHit(index: ExactIndex, query: ExactQuery, docNumber: number): TermExplanation[] {
+    return index
+      .explain(query, docNumber)
+      .terms.map((t) => {
+        const entry = this.dictionary.entry(t.termId)!;
+        return {
+          term: entry.text,
+          field: this.encoder.fieldNames[entry.field] ?? String(entry.field),
+          queryWeight: t.queryWeight,
+          documentValue: t.documentValue,
+          score: t.score,
+        };
+      })
+      .sort((a, b) => b.score - a.score);
+  }
+
+  private exactIndex(): ExactIndex {
+    this.refreshIfChangedElsewhere();
+    if (this.index) return this.index;
+    const index = new ExactIndex(this.encoder.scoring, this.encoder.fieldNames.length, this.encoder.bm25);
+    for (let termId = 0; termId < this.dictionary.size; termId++) index.setTermField(termId, this.dictionary.entry(termId)!.field);
+    for (const doc of this.store.iterateVectors(this.record.id)) {
+      index.add(doc.docNumber, doc.externalId, doc.indices, doc.values, doc.fieldLengths);
+    }
+    this.index = index;
+    this.seenDataVersion = this.dataVersion();
+    return index;
+  }
+
+  /** Another process (say, a CLI import) committed to this database: reload what is cached. */
+  private refreshIfChangedElsewhere(): void {
+    if (this.seenDataVersion === -1) {
+      this.seenDataVersion = this.dataVersion();
+      return;
+    }
+    const version = this.dataVersion();
+    if (version === this.seenDataVersion) return;
+    this.seenDataVersion = version;
+    this.dictionary = TermDictionary.load(this.store, this.record.id, this.encoder.fieldNames.length);
+    this.index = undefined;
+  }
+
+  /** data_version moves only for commits made by other connections, so our own writes keep the cache. */
+  private afterOwnWrite(): void {
+    this.seenDataVersion = this.dataVersion();
+  }
+
+  private dataVersion(): number {
+    return this.store.db.pragma('data_version', { simple: true }) as number;
+  }
+
+  private textFieldList(): string {
+    const config = this.encoder.config as { textFields?: readonly string[] };
+    return (config.textFields ?? this.encoder.fieldNames).map((f) => JSON.stringify(f)).join(', ');
+  }
+}
+
+function hasText(encoder: SparseEncoder, terms: readonly Map<string, number>[], fields: Record<string, unknown>): boolean {
+  if (terms.some((m) => m.size > 0)) return true;
+  // Text that analyses to nothing (only stop words, say) is still a document; blank text is not.
+  const config = encoder.config as { textFields?: readonly string[] };
+  return (config.textFields ?? []).some((name) => {
+    const value = fields[name];
+    return (typeof value === 'string' && value.trim().length > 0) || typeof value === 'number';
+  });
+}

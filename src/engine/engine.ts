@@ -1,0 +1,74 @@
+import { createEncoder, normalizeEncoderConfig } from '../encoders/registry.js';
+import { Store, type CollectionRecord } from '../store/store.js';
+import { Collection } from './collection.js';
+import { SparrowError } from './errors.js';
+
+export interface CollectionSettings {
+  readonly encoder?: Record<string, unknown>;
+  readonly index?: Record<string, unknown>;
+}
+
+/** A data directory opened for use: the store plus the live collections over it. */
+export class Engine {
+  readonly store: Store;
+  private readonly open = new Map<string, Collection>();
+
+  constructor(store: Store) {
+    this.store = store;
+  }
+
+  static open(dataDir: string): Engine {
+    return new Engine(Store.open(dataDir));
+  }
+
+  get dataDir(): string {
+    return this.store.dataDir;
+  }
+
+  createCollection(name: string, settings: CollectionSettings = {}): Collection {
+    const encoder = normalizeEncoderConfig(settings.encoder ?? {});
+    const record = this.store.createCollection(name, encoder, settings.index ?? {});
+    return this.attach(record);
+  }
+
+  /** The collection, created with these settings if it does not exist yet. */
+  ensureCollection(name: string, settings: CollectionSettings = {}): Collection {
+    return this.findCollection(name) ?? this.createCollection(name, settings);
+  }
+
+  findCollection(name: string): Collection | undefined {
+    const cached = this.open.get(name);
+    if (cached) {
+      if (this.store.getCollection(name)?.id === cached.record.id) return cached;
+      this.open.delete(name);
+    }
+    const record = this.store.getCollection(name);
+    return record ? this.attach(record) : undefined;
+  }
+
+  collection(name: string): Collection {
+    const found = this.findCollection(name);
+    if (!found) throw new SparrowError('COLLECTION_NOT_FOUND', `collection ${JSON.stringify(name)} does not exist`, { collection: name });
+    return found;
+  }
+
+  listCollections(): CollectionRecord[] {
+    return this.store.listCollections();
+  }
+
+  deleteCollection(name: string): boolean {
+    this.open.delete(name);
+    return this.store.deleteCollection(name);
+  }
+
+  close(): void {
+    this.open.clear();
+    this.store.close();
+  }
+
+  private attach(record: CollectionRecord): Collection {
+    const collection = new Collection(this.store, record, createEncoder(record.encoder));
+    this.open.set(record.name, collection);
+    return collection;
+  }
+}

@@ -1,0 +1,126 @@
+import fs from 'node:fs';
+import zlib from 'node:zlib';
+import { SparrowError } from '../engine/errors.js';
+
+export interface JsonLine {
+  /** 1-based line number in the (decompressed) input. */
+  readonly line: number;
+  readonly value?: unknown;
+  readonly error?: { code: string; message: string };
+}
+
+export interface JsonLinesOptions {
+  /** Longest accepted line in bytes; longer lines are reported and skipped, never buffered whole. */
+  readonly maxLineBytes?: number;
+}
+
+export interface ByteProgress {
+  /** Bytes of the file (compressed, for .gz) read so far, and the file's size. */
+  readonly bytesRead: number;
+  readonly totalBytes: number;
+}
+
+export const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
+
+/** Opens a file for reading, turning the usual failures into coded errors. */
+export function openInput(path: string): { stream: NodeJS.ReadableStream; progress: () => ByteProgress } {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(path);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new SparrowError('FILE_NOT_FOUND', `no such file: ${path}`, { path });
+    if (code === 'EACCES') throw new SparrowError('FILE_UNREADABLE', `permission denied: ${path}`, { path });
+    throw new SparrowError('FILE_UNREADABLE', `cannot read ${path}: ${(error as Error).message}`, { path });
+  }
+  if (stat.isDirectory()) throw new SparrowError('NOT_A_FILE', `${path} is a directory, expected a file`, { path });
+  try {
+    fs.accessSync(path, fs.constants.R_OK);
+  } catch {
+    throw new SparrowError('FILE_UNREADABLE', `permission denied: ${path}`, { path });
+  }
+  const raw = fs.createReadStream(path, { highWaterMark: 1 << 20 });
+  const stream = path.endsWith('.gz') ? raw.pipe(zlib.createGunzip()) : raw;
+  if (stream !== raw) raw.on('error', (error) => stream.emit('error', error));
+  return { stream, progress: () => ({ bytesRead: raw.bytesRead, totalBytes: stat.size }) };
+}
+
+/**
+ * Streams a JSON-lines file (plain or .gz), one parsed value per non-blank line, with backpressure:
+ * the next chunk is read only when the consumer asks for more. Lines that are not valid UTF-8 or not
+ * valid JSON come back as errors with their line number instead of stopping the stream.
+ */
+export async function* readJsonLines(stream: NodeJS.ReadableStream, options: JsonLinesOptions = {}): AsyncGenerator<JsonLine> {
+  const maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let oversized = false;
+  let lineNumber = 0;
+
+  const finishLine = (tail: Buffer): JsonLine | undefined => {
+    lineNumber++;
+    if (oversized) {
+      oversized = false;
+      pending = [];
+      pendingBytes = 0;
+      return { line: lineNumber, error: { code: 'LINE_TOO_LONG', message: `line ${lineNumber} is longer than ${maxLineBytes} bytes` } };
+    }
+    const bytes = pending.length === 0 ? tail : Buffer.concat([...pending, tail]);
+    pending = [];
+    pendingBytes = 0;
+    return parseLine(bytes, lineNumber, decoder);
+  };
+
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      let start = 0;
+      for (;;) {
+        const newline = chunk.indexOf(10, start);
+        if (newline === -1) {
+          const rest = chunk.subarray(start);
+          if (!oversized) {
+            pendingBytes += rest.length;
+            if (pendingBytes > maxLineBytes) {
+              oversized = true;
+              pending = [];
+            } else if (rest.length > 0) pending.push(Buffer.from(rest));
+          }
+          break;
+        }
+        const piece = chunk.subarray(start, newline);
+        if (!oversized && pendingBytes + piece.length > maxLineBytes) oversized = true;
+        const result = finishLine(oversized ? Buffer.alloc(0) : piece);
+        if (result) yield result;
+        start = newline + 1;
+      }
+    }
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'Z_DATA_ERROR' || code === 'Z_BUF_ERROR') {
+      throw new SparrowError('INVALID_GZIP', `input is not valid gzip data after line ${lineNumber}: ${(error as Error).message}`);
+    }
+    if (code === 'EISDIR') throw new SparrowError('NOT_A_FILE', 'input is a directory, expected a file');
+    throw error;
+  }
+  if (pendingBytes > 0 || oversized) {
+    const result = finishLine(Buffer.alloc(0));
+    if (result) yield result;
+  }
+}
+
+function parseLine(bytes: Buffer, line: number, decoder: TextDecoder): JsonLine | undefined {
+  let text: string;
+  try {
+    text = decoder.decode(bytes);
+  } catch {
+    return { line, error: { code: 'INVALID_UTF8', message: `line ${line} is not valid UTF-8` } };
+  }
+  if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+  if (text.trim().length === 0) return undefined;
+  try {
+    return { line, value: JSON.parse(text) };
+  } catch (error) {
+    return { line, error: { code: 'INVALID_JSON', message: `line ${line} is not valid JSON: ${(error as Error).message}` } };
+  }
+}

@@ -1,0 +1,370 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import type { Database, Statement } from 'better-sqlite3';
+import { StoreError } from './errors.js';
+import { migrate } from './migrations.js';
+import { decodeLengths, decodeVector, encodeLengths, encodeVector } from './vector-codec.js';
+
+export const DATABASE_FILE = 'sparrow.db';
+
+export interface CollectionRecord {
+  readonly id: number;
+  readonly name: string;
+  readonly encoder: Record<string, unknown>;
+  readonly indexSettings: Record<string, unknown>;
+  readonly createdAt: string;
+}
+
+/** A document ready to be written: term ids already assigned by the dictionary. */
+export interface DocumentWrite {
+  readonly externalId: string;
+  readonly fields: Record<string, unknown>;
+  readonly indices: Uint32Array;
+  readonly values: Float32Array;
+  /** Number of tokens per encoder field (zeros for encoders without length norms). */
+  readonly fieldLengths: Uint32Array;
+}
+
+export interface StoredDocument {
+  readonly docNumber: number;
+  readonly externalId: string;
+  readonly fields: Record<string, unknown>;
+  readonly indices: Uint32Array;
+  readonly values: Float32Array;
+  readonly fieldLengths: Uint32Array;
+}
+
+/** What one committed batch changed, so in-memory indexes can follow without re-reading the database. */
+export interface BatchOutcome {
+  readonly added: { docNumber: number; write: DocumentWrite }[];
+  /** Doc numbers of versions that were replaced or deleted, with the vectors they held. */
+  readonly removed: StoredDocument[];
+  readonly inserted: number;
+  readonly updated: number;
+}
+
+export interface TermEntry {
+  readonly termId: number;
+  readonly field: number;
+  readonly text: string;
+}
+
+export interface FieldStatistics {
+  readonly field: number;
+  readonly docCount: number;
+  readonly sumTotalTermFreq: number;
+}
+
+const COLLECTION_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
+
+export function validateCollectionName(name: string): void {
+  if (!COLLECTION_NAME.test(name)) {
+    throw new StoreError(
+      'INVALID_COLLECTION_NAME',
+      `collection name ${JSON.stringify(name)} is not allowed: use 1-128 letters, digits, '_', '-' or '.', starting with a letter or digit`,
+    );
+  }
+}
+
+/**
+ * The durable state of a data directory: one SQLite database (WAL mode). Every write that a caller
+ * is told succeeded has been committed in a transaction; a failure inside a batch rolls the whole batch back.
+ */
+export class Store {
+  readonly db: Database;
+  readonly dataDir: string;
+  private readonly statements: ReturnType<typeof prepareStatements>;
+
+  private constructor(dataDir: string, db: Database) {
+    this.dataDir = dataDir;
+    this.db = db;
+    this.statements = prepareStatements(db);
+  }
+
+  static open(dataDir: string, options: { readonly?: boolean } = {}): Store {
+    try {
+      fs.mkdirSync(dataDir, { recursive: true });
+    } catch (error) {
+      throw new StoreError('DATA_DIR_UNWRITABLE', `cannot create data directory ${dataDir}: ${(error as Error).message}`);
+    }
+    let db: Database;
+    try {
+      db = new BetterSqlite3(path.join(dataDir, DATABASE_FILE), { readonly: options.readonly ?? false });
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      db.pragma('busy_timeout = 5000');
+    } catch (error) {
+      throw new StoreError('DATA_DIR_UNREADABLE', `cannot open database in ${dataDir}: ${(error as Error).message}`);
+    }
+    try {
+      migrate(db);
+    } catch (error) {
+      db.close();
+      const code = (error as { code?: string }).code ?? 'STORE_MIGRATION_FAILED';
+      throw new StoreError(code, (error as Error).message);
+    }
+    return new Store(dataDir, db);
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  // ---- collections -------------------------------------------------------------------------
+
+  createCollection(name: string, encoder: Record<string, unknown>, indexSettings: Record<string, unknown> = {}): CollectionRecord {
+    validateCollectionName(name);
+    if (this.getCollection(name)) {
+      throw new StoreError('COLLECTION_EXISTS', `collection ${JSON.stringify(name)} already exists`);
+    }
+    const createdAt = new Date().toISOString();
+    const info = this.statements.insertCollection.run(name, JSON.stringify(encoder), JSON.stringify(indexSettings), createdAt);
+    return { id: Number(info.lastInsertRowid), name, encoder, indexSettings, createdAt };
+  }
+
+  getCollection(name: string): CollectionRecord | undefined {
+    const row = this.statements.collectionByName.get(name) as CollectionRow | undefined;
+    return row ? collectionFromRow(row) : undefined;
+  }
+
+  listCollections(): CollectionRecord[] {
+    return (this.statements.allCollections.all() as CollectionRow[]).map(collectionFromRow);
+  }
+
+  deleteCollection(name: string): boolean {
+    const collection = this.getCollection(name);
+    if (!collection) return false;
+    this.db.transaction(() => {
+      // Explicit deletes keep this independent of whether foreign keys were enabled when rows were written.
+      this.db.prepare('DELETE FROM documents WHERE collection_id = ?').run(collection.id);
+      this.db.prepare('DELETE FROM terms WHERE collection_id = ?').run(collection.id);
+      this.db.prepare('DELETE FROM field_stats WHERE collection_id = ?').run(collection.id);
+      this.db.prepare('DELETE FROM collections WHERE id = ?').run(collection.id);
+    })();
+    return true;
+  }
+
+  // ---- term dictionary ----------------------------------------------------------------------
+
+  loadTerms(collectionId: number): TermEntry[] {
+    return (this.statements.allTerms.all(collectionId) as { term_id: number; field: number; text: string }[]).map((row) => ({
+      termId: row.term_id,
+      field: row.field,
+      text: row.text,
+    }));
+  }
+
+  loadDocFreqs(collectionId: number): Map<number, number> {
+    const freqs = new Map<number, number>();
+    for (const row of this.statements.docFreqs.iterate(collectionId) as Iterable<{ term_id: number; doc_freq: number }>) {
+      freqs.set(row.term_id, row.doc_freq);
+    }
+    return freqs;
+  }
+
+  fieldStatistics(collectionId: number): FieldStatistics[] {
+    return (this.statements.fieldStats.all(collectionId) as { field: number; doc_count: number; sum_total_term_freq: number }[]).map(
+      (row) => ({ field: row.field, docCount: row.doc_count, sumTotalTermFreq: row.sum_total_term_freq }),
+    );
+  }
+
+  countDocuments(collectionId: number): number {
+    return (this.statements.countDocuments.get(collectionId) as { n: number }).n;
+  }
+
+  // ---- documents ------------------------------------------------------------------------------
+
+  /**
+   * Upserts a batch in one transaction: a document whose external id exists replaces the old
+   * version (the old doc number is retired). New dictionary terms are inserted in the same
+   * transaction, so a failed batch leaves neither documents nor terms behind.
+   */
+  writeBatch(collectionId: number, newTerms: readonly TermEntry[], writes: readonly DocumentWrite[]): BatchOutcome {
+    const s = this.statements;
+    const run = this.db.transaction((): BatchOutcome => {
+      for (const term of newTerms) s.insertTerm.run(collectionId, term.termId, term.field, term.text);
+      const docFreqDelta = new Map<number, number>();
+      const fieldDelta = new Map<number, { docs: number; tokens: number }>();
+      const added: { docNumber: number; write: DocumentWrite }[] = [];
+      const removed: StoredDocument[] = [];
+      let inserted = 0;
+      let updated = 0;
+      const now = new Date().toISOString();
+      const next = (s.nextDocNumber.get(collectionId) as { next_doc_number: number }).next_doc_number;
+      let docNumber = next;
+      for (const write of writes) {
+        const old = s.documentByExternalId.get(collectionId, write.externalId) as DocumentRow | undefined;
+        if (old) {
+          const previous = documentFromRow(old);
+          removed.push(previous);
+          accumulateStats(previous.indices, previous.fieldLengths, -1, docFreqDelta, fieldDelta);
+          s.deleteDocument.run(collectionId, old.doc_number);
+          updated++;
+        } else {
+          inserted++;
+        }
+        s.insertDocument.run(
+          collectionId,
+          docNumber,
+          write.externalId,
+          JSON.stringify(write.fields),
+          encodeVector(write.indices, write.values),
+          encodeLengths(write.fieldLengths),
+          now,
+        );
+        accumulateStats(write.indices, write.fieldLengths, +1, docFreqDelta, fieldDelta);
+        added.push({ docNumber, write });
+        docNumber++;
+      }
+      s.setNextDocNumber.run(docNumber, collectionId);
+      applyStats(s, collectionId, docFreqDelta, fieldDelta);
+      // An update within the same batch as its insert counts once as an insert.
+      return { added, removed, inserted, updated };
+    });
+    return run.immediate();
+  }
+
+  deleteDocuments(collectionId: number, externalIds: readonly string[]): StoredDocument[] {
+    const s = this.statements;
+    return this.db.transaction((): StoredDocument[] => {
+      const removed: StoredDocument[] = [];
+      const docFreqDelta = new Map<number, number>();
+      const fieldDelta = new Map<number, { docs: number; tokens: number }>();
+      for (const externalId of externalIds) {
+        const old = s.documentByExternalId.get(collectionId, externalId) as DocumentRow | undefined;
+        if (!old) continue;
+        const previous = documentFromRow(old);
+        removed.push(previous);
+        accumulateStats(previous.indices, previous.fieldLengths, -1, docFreqDelta, fieldDelta);
+        s.deleteDocument.run(collectionId, old.doc_number);
+      }
+      applyStats(s, collectionId, docFreqDelta, fieldDelta);
+      return removed;
+    }).immediate();
+  }
+
+  getDocument(collectionId: number, externalId: string): StoredDocument | undefined {
+    const row = this.statements.documentByExternalId.get(collectionId, externalId) as DocumentRow | undefined;
+    return row ? documentFromRow(row) : undefined;
+  }
+
+  /** Stored fields of many documents by doc number (for building responses). */
+  getFieldsByNumber(collectionId: number, docNumber: number): Record<string, unknown> | undefined {
+    const row = this.statements.fieldsByNumber.get(collectionId, docNumber) as { fields: string } | undefined;
+    return row ? (JSON.parse(row.fields) as Record<string, unknown>) : undefined;
+  }
+
+  /** Streams every live document in doc-number order, without stored fields. */
+  *iterateVectors(collectionId: number): Generator<Omit<StoredDocument, 'fields'>> {
+    for (const row of this.statements.allVectors.iterate(collectionId) as Iterable<Omit<DocumentRow, 'fields'>>) {
+      const { indices, values } = decodeVector(row.vector);
+      yield { docNumber: row.doc_number, externalId: row.external_id, indices, values, fieldLengths: decodeLengths(row.field_lengths) };
+    }
+  }
+}
+
+interface CollectionRow {
+  id: number;
+  name: string;
+  encoder: string;
+  index_settings: string;
+  created_at: string;
+}
+
+interface DocumentRow {
+  doc_number: number;
+  external_id: string;
+  fields: string;
+  vector: Buffer;
+  field_lengths: Buffer;
+}
+
+function collectionFromRow(row: CollectionRow): CollectionRecord {
+  return {
+    id: row.id,
+    name: row.name,
+    encoder: JSON.parse(row.encoder) as Record<string, unknown>,
+    indexSettings: JSON.parse(row.index_settings) as Record<string, unknown>,
+    createdAt: row.created_at,
+  };
+}
+
+function documentFromRow(row: DocumentRow): StoredDocument {
+  const { indices, values } = decodeVector(row.vector);
+  return {
+    docNumber: row.doc_number,
+    externalId: row.external_id,
+    fields: JSON.parse(row.fields) as Record<string, unknown>,
+    indices,
+    values,
+    fieldLengths: decodeLengths(row.field_lengths),
+  };
+}
+
+function accumulateStats(
+  indices: Uint32Array,
+  fieldLengths: Uint32Array,
+  sign: 1 | -1,
+  docFreqDelta: Map<number, number>,
+  fieldDelta: Map<number, { docs: number; tokens: number }>,
+): void {
+  for (let i = 0; i < indices.length; i++) {
+    const id = indices[i]!;
+    docFreqDelta.set(id, (docFreqDelta.get(id) ?? 0) + sign);
+  }
+  for (let field = 0; field < fieldLengths.length; field++) {
+    const length = fieldLengths[field]!;
+    if (length === 0) continue;
+    const delta = fieldDelta.get(field) ?? { docs: 0, tokens: 0 };
+    delta.docs += sign;
+    delta.tokens += sign * length;
+    fieldDelta.set(field, delta);
+  }
+}
+
+function applyStats(
+  s: ReturnType<typeof prepareStatements>,
+  collectionId: number,
+  docFreqDelta: Map<number, number>,
+  fieldDelta: Map<number, { docs: number; tokens: number }>,
+): void {
+  for (const [termId, delta] of docFreqDelta) {
+    if (delta !== 0) s.addDocFreq.run(delta, collectionId, termId);
+  }
+  for (const [field, delta] of fieldDelta) {
+    s.upsertFieldStats.run(collectionId, field, delta.docs, delta.tokens);
+  }
+}
+
+function prepareStatements(db: Database) {
+  const statement = (sql: string): Statement => db.prepare(sql);
+  return {
+    insertCollection: statement('INSERT INTO collections (name, encoder, index_settings, created_at) VALUES (?, ?, ?, ?)'),
+    collectionByName: statement('SELECT * FROM collections WHERE name = ?'),
+    allCollections: statement('SELECT * FROM collections ORDER BY name'),
+    nextDocNumber: statement('SELECT next_doc_number FROM collections WHERE id = ?'),
+    setNextDocNumber: statement('UPDATE collections SET next_doc_number = ? WHERE id = ?'),
+    insertTerm: statement('INSERT INTO terms (collection_id, term_id, field, text, doc_freq) VALUES (?, ?, ?, ?, 0)'),
+    allTerms: statement('SELECT term_id, field, text FROM terms WHERE collection_id = ? ORDER BY term_id'),
+    docFreqs: statement('SELECT term_id, doc_freq FROM terms WHERE collection_id = ? AND doc_freq <> 0'),
+    addDocFreq: statement('UPDATE terms SET doc_freq = doc_freq + ? WHERE collection_id = ? AND term_id = ?'),
+    fieldStats: statement('SELECT field, doc_count, sum_total_term_freq FROM field_stats WHERE collection_id = ? ORDER BY field'),
+    upsertFieldStats: statement(
+      `INSERT INTO field_stats (collection_id, field, doc_count, sum_total_term_freq) VALUES (?, ?, ?, ?)
+       ON CONFLICT (collection_id, field) DO UPDATE SET doc_count = doc_count + excluded.doc_count,
+         sum_total_term_freq = sum_total_term_freq + excluded.sum_total_term_freq`,
+    ),
+    countDocuments: statement('SELECT count(*) AS n FROM documents WHERE collection_id = ?'),
+    documentByExternalId: statement('SELECT * FROM documents WHERE collection_id = ? AND external_id = ?'),
+    fieldsByNumber: statement('SELECT fields FROM documents WHERE collection_id = ? AND doc_number = ?'),
+    deleteDocument: statement('DELETE FROM documents WHERE collection_id = ? AND doc_number = ?'),
+    insertDocument: statement(
+      'INSERT INTO documents (collection_id, doc_number, external_id, fields, vector, field_lengths, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+    allVectors: statement(
+      'SELECT doc_number, external_id, vector, field_lengths FROM documents WHERE collection_id = ? ORDER BY doc_number',
+    ),
+  };
+}

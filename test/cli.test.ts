@@ -1,0 +1,100 @@
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import t from 'tap';
+import { cliPath } from './support/paths.js';
+import { tempDir } from './support/tmp.js';
+
+function sparrow(dataDir: string, args: string[], input?: string) {
+  const result = spawnSync(process.execPath, [cliPath, ...args, '--data-dir', dataDir], { encoding: 'utf8', input });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+t.test('index, search and list from the command line', async (t) => {
+  const dir = tempDir(t);
+  const file = path.join(dir, 'docs.jsonl');
+  fs.writeFileSync(file, ['{"_id":"a","title":"Sparrows","text":"Sparrows are small birds."}', '{"_id":"b","text":"Hawks hunt small birds."}'].join('\n'));
+  const data = path.join(dir, 'data');
+  const index = sparrow(data, ['index', 'birds', file]);
+  t.equal(index.code, 0, index.stderr);
+  t.match(index.stdout, /2 indexed, 0 updated, 0 rejected/);
+  const search = sparrow(data, ['search', 'birds', 'hawk', '-k', '5', '--json']);
+  t.equal(search.code, 0, search.stderr);
+  t.same(JSON.parse(search.stdout).hits.map((h: { id: string }) => h.id), ['b']);
+  const list = sparrow(data, ['collections']);
+  t.match(list.stdout, /birds\t2 documents/);
+});
+
+t.test('bad input: clear messages, non-zero exits, never a stack trace', async (t) => {
+  const dir = tempDir(t);
+  const data = path.join(dir, 'data');
+  const bad = path.join(dir, 'bad.jsonl');
+  fs.writeFileSync(bad, '{"_id":"ok","text":"fine"}\n{oops\n');
+  const cases: [string, string[], number, RegExp][] = [
+    ['missing file', ['index', 'c', path.join(dir, 'missing.jsonl')], 1, /\[FILE_NOT_FOUND\] no such file/],
+    ['rejected line', ['index', 'c', bad], 3, /rejected line 2: \[INVALID_JSON\]/],
+    ['strict', ['index', 'c2', bad, '--strict'], 1, /stopped at line 2/],
+    ['unknown collection', ['search', 'nope', 'x'], 1, /\[COLLECTION_NOT_FOUND\]/],
+    ['empty query', ['search', 'c', ''], 1, /\[EMPTY_QUERY\]/],
+    ['bad k', ['search', 'c', 'x', '-k', 'many'], 2, /-k must be a positive integer/],
+    ['unknown command', ['frobnicate'], 2, /unknown command/],
+    ['unknown option', ['search', 'c', 'x', '--colour'], 2, /Unknown option/],
+    ['not a BEIR folder', ['eval', 'beir', dir, '--out', path.join(dir, 'out')], 1, /\[NOT_A_BEIR_FOLDER\]/],
+    ['eval without --out', ['eval', 'beir', dir], 2, /--out OUT is required/],
+    ['bad fields', ['index', 'c3', bad, '--fields', 'both'], 2, /--fields must be flat or multifield/],
+  ];
+  for (const [name, args, code, pattern] of cases) {
+    const r = sparrow(data, args);
+    t.equal(r.code, code, `${name}: exit code`);
+    t.match(r.stderr + r.stdout, pattern, `${name}: message`);
+    t.notMatch(r.stderr, /\n\s+at .+:\d+:\d+/, `${name}: no stack trace`);
+  }
+});
+
+t.test('a run killed half-way keeps every committed batch, and a rerun duplicates nothing', async (t) => {
+  const dir = tempDir(t);
+  const data = path.join(dir, 'data');
+  const file = path.join(dir, 'many.jsonl');
+  const total = 30_000;
+  const lines: string[] = [];
+  for (let i = 0; i < total; i++) lines.push(JSON.stringify({ _id: `doc${i}`, text: `document ${i} about topic${i % 97} and subject${i % 13}` }));
+  fs.writeFileSync(file, lines.join('\n') + '\n');
+
+  const child = spawn(process.execPath, [cliPath, 'index', 'big', file, '--batch-size', '200', '--data-dir', data], { stdio: 'ignore' });
+  const dbFile = path.join(data, 'sparrow.db');
+  let committed = 0;
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline && committed < 2000) {
+    await new Promise((r) => setTimeout(r, 20));
+    if (!fs.existsSync(dbFile)) continue;
+    try {
+      const db = new BetterSqlite3(dbFile, { readonly: true });
+      committed = (db.prepare('SELECT count(*) AS n FROM documents').get() as { n: number }).n;
+      db.close();
+    } catch {
+      // the schema may not exist yet
+    }
+  }
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+  t.ok(committed >= 2000, `killed after ${committed} documents were committed`);
+
+  const db = new BetterSqlite3(dbFile, { readonly: true });
+  const count = (db.prepare('SELECT count(*) AS n FROM documents').get() as { n: number }).n;
+  db.close();
+  t.ok(count < total, `the run was interrupted (${count} of ${total})`);
+  t.equal(count % 200, 0, 'only whole batches are committed');
+  const search = spawnSync(process.execPath, [cliPath, 'search', 'big', `document ${count - 1}`, '-k', '1', '--json', '--data-dir', data], { encoding: 'utf8' });
+  t.equal(search.status, 0, search.stderr);
+
+  const rerun = spawnSync(process.execPath, [cliPath, 'index', 'big', file, '--json', '--data-dir', data], { encoding: 'utf8' });
+  t.equal(rerun.status, 0, rerun.stderr);
+  const summary = JSON.parse(rerun.stdout);
+  t.equal(summary.indexed + summary.updated, total);
+  t.equal(summary.updated, count, 'documents committed before the kill are updated in place, not duplicated');
+  const db2 = new BetterSqlite3(dbFile, { readonly: true });
+  t.equal((db2.prepare('SELECT count(*) AS n FROM documents').get() as { n: number }).n, total);
+  t.equal((db2.prepare('SELECT count(DISTINCT external_id) AS n FROM documents').get() as { n: number }).n, total);
+  db2.close();
+});

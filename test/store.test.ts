@@ -1,0 +1,97 @@
+import path from 'node:path';
+import BetterSqlite3 from 'better-sqlite3';
+import t from 'tap';
+import { Store, DATABASE_FILE } from '../src/store/store.js';
+import { MIGRATIONS } from '../src/store/migrations.js';
+import { decodeVector, encodeVector } from '../src/store/vector-codec.js';
+import { tempDir } from './support/tmp.js';
+
+const vec = (ids: number[], values: number[]) => ({ indices: Uint32Array.from(ids), values: Float32Array.from(values) });
+
+t.test('vector codec round-trips and rejects truncated blobs', async (t) => {
+  const v = vec([1, 5, 70000], [0.5, 2, 3.25]);
+  const decoded = decodeVector(encodeVector(v.indices, v.values));
+  t.same([...decoded.indices], [1, 5, 70000]);
+  t.same([...decoded.values], [0.5, 2, 3.25]);
+  const blob = encodeVector(v.indices, v.values);
+  t.throws(() => decodeVector(blob.subarray(0, blob.length - 1)), { code: 'STORE_CORRUPT_VECTOR' });
+});
+
+t.test('schema is migrated on open and refuses a newer database', async (t) => {
+  const dir = tempDir(t);
+  const store = Store.open(dir);
+  t.equal(store.db.pragma('user_version', { simple: true }), MIGRATIONS.at(-1)!.version);
+  t.equal(store.db.pragma('journal_mode', { simple: true }), 'wal');
+  store.close();
+  const raw = new BetterSqlite3(path.join(dir, DATABASE_FILE));
+  raw.pragma('user_version = 999');
+  raw.close();
+  t.throws(() => Store.open(dir), { code: 'STORE_SCHEMA_TOO_NEW' });
+});
+
+t.test('collections: create, refuse duplicates and bad names, list, delete', async (t) => {
+  const store = Store.open(tempDir(t));
+  t.teardown(() => store.close());
+  const c = store.createCollection('papers', { type: 'bm25' });
+  t.equal(c.name, 'papers');
+  t.throws(() => store.createCollection('papers', {}), { code: 'COLLECTION_EXISTS' });
+  t.throws(() => store.createCollection('../etc', {}), { code: 'INVALID_COLLECTION_NAME' });
+  t.throws(() => store.createCollection('', {}), { code: 'INVALID_COLLECTION_NAME' });
+  t.same(store.listCollections().map((x) => x.name), ['papers']);
+  t.ok(store.deleteCollection('papers'));
+  t.notOk(store.deleteCollection('papers'));
+  t.same(store.listCollections(), []);
+});
+
+t.test('upsert replaces by external id and keeps statistics exact', async (t) => {
+  const dir = tempDir(t);
+  let store = Store.open(dir);
+  const c = store.createCollection('c', {});
+  const terms = [
+    { termId: 0, field: 0, text: 'alpha' },
+    { termId: 1, field: 0, text: 'beta' },
+  ];
+  const first = store.writeBatch(c.id, terms, [
+    { externalId: 'a', fields: { text: 'alpha beta' }, ...vec([0, 1], [1, 1]), fieldLengths: Uint32Array.of(2) },
+    { externalId: 'b', fields: { text: 'alpha' }, ...vec([0], [1]), fieldLengths: Uint32Array.of(1) },
+  ]);
+  t.equal(first.inserted, 2);
+  t.equal(first.updated, 0);
+  const second = store.writeBatch(c.id, [], [{ externalId: 'a', fields: { text: 'beta beta beta' }, ...vec([1], [3]), fieldLengths: Uint32Array.of(3) }]);
+  t.equal(second.updated, 1);
+  t.equal(second.removed[0]!.externalId, 'a');
+  t.equal(store.countDocuments(c.id), 2);
+  t.same(Object.fromEntries(store.loadDocFreqs(c.id)), { 0: 1, 1: 1 });
+  t.same(store.fieldStatistics(c.id), [{ field: 0, docCount: 2, sumTotalTermFreq: 4 }]);
+  const a = store.getDocument(c.id, 'a')!;
+  t.same(a.fields, { text: 'beta beta beta' });
+  t.ok(a.docNumber >= 2, 'a replaced version gets a new doc number');
+  store.close();
+
+  // Everything acknowledged survives a reopen.
+  store = Store.open(dir);
+  t.equal(store.countDocuments(c.id), 2);
+  t.same(store.loadTerms(c.id).map((x) => x.text), ['alpha', 'beta']);
+  const removed = store.deleteDocuments(c.id, ['a', 'missing']);
+  t.equal(removed.length, 1);
+  t.same(Object.fromEntries(store.loadDocFreqs(c.id)), { 0: 1 });
+  t.same(store.fieldStatistics(c.id), [{ field: 0, docCount: 1, sumTotalTermFreq: 1 }]);
+  t.same([...store.iterateVectors(c.id)].map((d) => d.externalId), ['b']);
+  store.close();
+});
+
+t.test('a failing batch leaves nothing behind', async (t) => {
+  const store = Store.open(tempDir(t));
+  t.teardown(() => store.close());
+  const c = store.createCollection('c', {});
+  store.writeBatch(c.id, [{ termId: 0, field: 0, text: 'x' }], [{ externalId: 'ok', fields: {}, ...vec([0], [1]), fieldLengths: Uint32Array.of(1) }]);
+  // Term id 0 already exists: the insert of the dictionary entry violates the primary key.
+  t.throws(() =>
+    store.writeBatch(c.id, [{ termId: 1, field: 0, text: 'y' }, { termId: 0, field: 0, text: 'dup' }], [
+      { externalId: 'lost', fields: {}, ...vec([1], [1]), fieldLengths: Uint32Array.of(1) },
+    ]),
+  );
+  t.equal(store.countDocuments(c.id), 1);
+  t.same(store.loadTerms(c.id).map((x) => x.text), ['x']);
+  t.same(store.fieldStatistics(c.id), [{ field: 0, docCount: 1, sumTotalTermFreq: 1 }]);
+});

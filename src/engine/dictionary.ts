@@ -41,7 +41,8 @@ export class TermDictionary {
   assign(terms: FieldTerms, newTerms: TermEntry[]): { indices: Uint32Array; values: Float32Array } {
     let count = 0;
     for (const map of terms) count += map.size;
-    const pairs: [number, number][] = new Array(count);
+    const ids = new Uint32Array(count);
+    const encounterValues = new Float32Array(count);
     let n = 0;
     for (let field = 0; field < terms.length; field++) {
       const map = this.fieldMap(field);
@@ -54,15 +55,23 @@ export class TermDictionary {
           newTerms.push(entry);
           map.set(text, id);
         }
-        pairs[n++] = [id, value];
+        ids[n] = id;
+        encounterValues[n] = value;
+        n++;
       }
     }
-    pairs.sort((a, b) => a[0] - b[0]);
+    // Sort ids and carry values along without tuples: pack (id, position) into one double key.
+    const keys = new Float64Array(count);
+    for (let i = 0; i < count; i++) keys[i] = ids[i]! * 0x100000 + i;
+    if (count >= 0x100000) throw new Error('a document may hold at most 1048575 distinct terms');
+    keys.sort();
     const indices = new Uint32Array(count);
     const values = new Float32Array(count);
     for (let i = 0; i < count; i++) {
-      indices[i] = pairs[i]![0];
-      values[i] = pairs[i]![1];
+      const key = keys[i]!;
+      const position = key % 0x100000;
+      indices[i] = (key - position) / 0x100000;
+      values[i] = encounterValues[position]!;
     }
     return { indices, values };
   }

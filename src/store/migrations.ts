@@ -59,6 +59,25 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 2,
+    description: 'approximate-index segments',
+    sql: `
+      -- One row per immutable segment file of a collection's approximate index. A file is written,
+      -- fsynced and renamed first, and only then recorded here; a file with no row is garbage.
+      CREATE TABLE segments (
+        collection_id    INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+        segment_id       INTEGER NOT NULL,
+        file_name        TEXT NOT NULL,
+        doc_count        INTEGER NOT NULL,
+        min_doc_number   INTEGER NOT NULL,
+        max_doc_number   INTEGER NOT NULL,
+        byte_size        INTEGER NOT NULL,
+        created_at       TEXT NOT NULL,
+        PRIMARY KEY (collection_id, segment_id)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export function migrate(db: Database): { from: number; to: number } {

@@ -330,6 +330,7 @@ function applyStats(
   docFreqDelta: Map<number, number>,
   fieldDelta: Map<number, { docs: number; tokens: number }>,
 ): void {
+  // Deltas are summed per batch first, so each term is updated once per batch, not once per document.
   for (const [termId, delta] of docFreqDelta) {
     if (delta !== 0) s.addDocFreq.run(delta, collectionId, termId);
   }

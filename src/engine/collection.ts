@@ -1,4 +1,4 @@
-import type { SparseEncoder } from '../encoders/encoder.js';
+import type { EncodedDocument, SparseEncoder } from '../encoders/encoder.js';
 import { ExactIndex, type ExactQuery } from '../index/exact.js';
 import type { CollectionRecord, DocumentWrite, Store, TermEntry } from '../store/store.js';
 import { TermDictionary } from './dictionary.js';
@@ -86,24 +86,29 @@ export class Collection {
    * alone; a storage failure rolls back the whole batch and is thrown.
    */
   upsert(documents: readonly IngestDocument[], lines?: readonly number[]): UpsertResult {
+    const encoded = documents.map((document) => encodeForCollection(this.encoder, document));
+    return this.upsertEncoded(documents, encoded, lines);
+  }
+
+  /**
+   * Writes documents already encoded (by `encodeForCollection`, possibly in a worker thread with
+   * an encoder built from the same configuration). `encoded[i]` belongs to `documents[i]`.
+   */
+  upsertEncoded(documents: readonly IngestDocument[], encoded: readonly EncodingOutcome[], lines?: readonly number[]): UpsertResult {
     this.refreshIfChangedElsewhere();
     const rejected: RejectedDocument[] = [];
     const writes: DocumentWrite[] = [];
     const newTerms: TermEntry[] = [];
     for (let i = 0; i < documents.length; i++) {
       const document = documents[i]!;
+      const outcome = encoded[i]!;
       const line = lines?.[i];
-      try {
-        const encoded = this.encoder.encodeDocument(document.fields);
-        if (!hasText(this.encoder, encoded.terms, document.fields)) {
-          throw new SparrowError('EMPTY_DOCUMENT', `document ${JSON.stringify(document.id)} has no text in ${this.textFieldList()}`);
-        }
-        const { indices, values } = this.dictionary.assign(encoded.terms, newTerms);
-        writes.push({ externalId: document.id, fields: document.fields, indices, values, fieldLengths: encoded.lengths });
-      } catch (error) {
-        const code = errorCode(error) ?? 'ENCODING_FAILED';
-        rejected.push({ id: document.id, ...(line !== undefined ? { line } : {}), code, message: (error as Error).message });
+      if ('error' in outcome) {
+        rejected.push({ id: document.id, ...(line !== undefined ? { line } : {}), code: outcome.error.code, message: outcome.error.message });
+        continue;
       }
+      const { indices, values } = this.dictionary.assign(outcome.terms, newTerms);
+      writes.push({ externalId: document.id, fields: document.fields, indices, values, fieldLengths: outcome.lengths });
     }
     let outcome;
     try {
@@ -272,10 +277,25 @@ export class Collection {
   private dataVersion(): number {
     return this.store.db.pragma('data_version', { simple: true }) as number;
   }
+}
 
-  private textFieldList(): string {
-    const config = this.encoder.config as { textFields?: readonly string[] };
-    return (config.textFields ?? this.encoder.fieldNames).map((f) => JSON.stringify(f)).join(', ');
+export type EncodingOutcome = EncodedDocument | { readonly error: { readonly code: string; readonly message: string } };
+
+/**
+ * Encodes one document for a collection's encoder, or says why it cannot be indexed. Pure: it
+ * touches no store, so bulk jobs may run it in worker threads.
+ */
+export function encodeForCollection(encoder: SparseEncoder, document: IngestDocument): EncodingOutcome {
+  try {
+    const encoded = encoder.encodeDocument(document.fields);
+    if (!hasText(encoder, encoded.terms, document.fields)) {
+      const config = encoder.config as { textFields?: readonly string[] };
+      const fields = (config.textFields ?? encoder.fieldNames).map((f) => JSON.stringify(f)).join(', ');
+      return { error: { code: 'EMPTY_DOCUMENT', message: `document ${JSON.stringify(document.id)} has no text in ${fields}` } };
+    }
+    return encoded;
+  } catch (error) {
+    return { error: { code: errorCode(error) ?? 'ENCODING_FAILED', message: (error as Error).message } };
   }
 }
 

@@ -7,13 +7,13 @@
  * longest match wins) over a character class table that was derived from Lucene's own behaviour
  * (see scripts/lucene-golden/generate-char-classes.sh).
  *
- * Two scanner details are reproduced deliberately because they change the tokens Lucene produces:
- * - The scanner sees its input through a 255-char buffer. A token cannot extend past the end of that
- *   buffer, which is how Lucene splits words longer than 255 chars (the buffer is refilled relative to
- *   the current token start; a high surrogate at the very end of a full buffer is held back).
- * - When a refill ends on a lone high surrogate that is also the last char of the input, the scanner
- *   reports end of input early.
- * Both are emulated by tracking the scanner's buffer window over the (fully available) string.
+ * Two details of Lucene's scanner are reproduced deliberately because they change its tokens:
+ * - It reads its input through a buffer of maxTokenLength (255) chars, refilled relative to the
+ *   current token's start, and a token cannot extend past the buffer's end. That is how words longer
+ *   than 255 chars get split (one char earlier when a full buffer ends on a held-back high surrogate).
+ * - When a refill's last char is a lone high surrogate at the very end of the input, the scanner
+ *   reports end of input at once, so such inputs lose their last tokens (short ones lose all).
+ * Both follow from tracking the scanner's buffer window over the (fully available) string.
  */
 
 import { CHAR_CLASS_RANGES } from './standard-tokenizer-classes.js';
@@ -50,6 +50,17 @@ export const CharFlag = {
   EmojiModifierBase: 0x80,
   EmojiModifier: 0x100,
 } as const;
+
+/** Invalid analysis configuration; `code` is stable for callers to branch on. */
+export class AnalysisError extends Error {
+  constructor(
+    readonly code: 'INVALID_ANALYZER_OPTION',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AnalysisError';
+  }
+}
 
 /** Longest token Lucene's StandardTokenizer emits by default (also its scanner buffer size). */
 export const DEFAULT_MAX_TOKEN_LENGTH = 255;
@@ -321,7 +332,7 @@ export class StandardTokenizer {
   constructor(options: StandardTokenizerOptions = {}) {
     const maxTokenLength = options.maxTokenLength ?? DEFAULT_MAX_TOKEN_LENGTH;
     if (!Number.isInteger(maxTokenLength) || maxTokenLength < 1 || maxTokenLength > 1024 * 1024) {
-      throw new RangeError('maxTokenLength must be an integer in [1, 1048576]');
+      throw new AnalysisError('INVALID_ANALYZER_OPTION', 'maxTokenLength must be an integer in [1, 1048576]');
     }
     this.bufferSize = maxTokenLength;
     this.classes = options.charClasses ?? luceneCharClassTable();
@@ -534,7 +545,9 @@ export class StandardTokenizer {
     if ((cls & WORD_BREAK_MASK) === WordBreak.RegionalIndicator) states |= E_REGIONAL_ONE;
     let pos = p + (cp >= 0x10000 ? 2 : 1);
     let lastAccept = states & E_ACCEPTING ? pos : -1;
-    while (states !== 0) {
+    // A completed tag sequence has no way to continue; like the scanner, stop without looking further
+    // (looking ahead can trigger a buffer refill, which shifts the scanner's window).
+    while (states !== 0 && states !== E_TAG_END) {
       if (pos >= this.visibleEnd && !this.extendWindow(pos)) break;
       let c = text.charCodeAt(pos);
       let size = 1;

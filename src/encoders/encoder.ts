@@ -33,6 +33,22 @@ export interface SparseEncoder {
    * applied to every field with the field's weight.
    */
   vectorQuery(weights: Readonly<Record<string, number>>): EncodedQuery;
+  /**
+   * Reads model files. An encoder that has it must be loaded before it encodes; calling it again
+   * returns the same promise. Encoders without models (BM25) omit it.
+   */
+  load?(): Promise<void>;
+  /**
+   * Encodes a batch of documents by a model run (asynchronous); results in input order. Where an
+   * encoder has it, callers use it instead of encodeDocument, which such an encoder refuses.
+   */
+  encodeDocumentsAsync?(documents: readonly Readonly<Record<string, unknown>>[]): Promise<EncodedDocument[]>;
+  /** Encodes a query by a model run; where an encoder has it, callers use it instead of encodeQuery. */
+  encodeQueryAsync?(text: string): Promise<EncodedQuery>;
+  /** Frees native resources (model sessions). */
+  dispose?(): Promise<void>;
+  /** The fields kept as the document's stored fields (default: all of them). */
+  storedFields?(fields: Readonly<Record<string, unknown>>): Record<string, unknown>;
 }
 
 export class EncoderError extends Error {

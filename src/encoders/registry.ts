@@ -1,5 +1,7 @@
 import { Bm25Encoder, bm25Config, type Bm25EncoderConfig } from './bm25.js';
 import { EncoderError, type SparseEncoder } from './encoder.js';
+import { SpladeEncoder, spladeConfig } from './splade.js';
+import { PrecomputedEncoder, precomputedConfig, type PrecomputedEncoderConfig } from './precomputed.js';
 
 /** Builds an encoder from its stored configuration (collections keep the configuration as JSON). */
 export function createEncoder(config: Readonly<Record<string, unknown>>): SparseEncoder {
@@ -7,8 +9,12 @@ export function createEncoder(config: Readonly<Record<string, unknown>>): Sparse
   switch (type) {
     case 'bm25':
       return new Bm25Encoder(bm25Config(config as Partial<Bm25EncoderConfig>));
+    case 'precomputed':
+      return new PrecomputedEncoder(precomputedConfig(config as Partial<PrecomputedEncoderConfig>));
+    case 'splade':
+      return new SpladeEncoder(spladeConfig(config));
     default:
-      throw new EncoderError('UNKNOWN_ENCODER', `unknown encoder type ${JSON.stringify(type)}; available: bm25`);
+      throw new EncoderError('UNKNOWN_ENCODER', `unknown encoder type ${JSON.stringify(type)}; available: bm25, precomputed, splade`);
   }
 }
 

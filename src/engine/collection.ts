@@ -4,6 +4,14 @@ import type { CollectionRecord, DocumentWrite, Store, TermEntry } from '../store
 import { TermDictionary } from './dictionary.js';
 import type { IngestDocument } from './documents.js';
 import { SparrowError, errorCode } from './errors.js';
+import { compileFilter, type Filter } from './filter.js';
+import { SegmentSet, segmentSettings, type SegmentSettings } from './segments.js';
+import { TopK } from '../index/top-k.js';
+import path from 'node:path';
+import roaring from 'roaring';
+
+const { RoaringBitmap32 } = roaring;
+
 
 export type QueryInput = string | Readonly<Record<string, number>>;
 
@@ -15,7 +23,18 @@ export interface SearchRequest {
   readonly explain?: boolean;
   /** External ids never returned (BEIR's "remove query": the query's own id). */
   readonly excludeIds?: readonly string[];
+  /** A filter on stored fields (see engine/filter.ts). */
+  readonly filter?: Filter;
+  /**
+   * "exact" scores every matching document (BM25 exactly as Lucene); "approximate" searches the
+   * Seismic segments plus the unbuilt tail; "auto" (default) is approximate once segments exist.
+   */
+  readonly mode?: SearchMode;
+  /** Per-query parameters of the approximate index. */
+  readonly approximate?: { readonly queryCut?: number; readonly heapFactor?: number };
 }
+
+export type SearchMode = 'auto' | 'exact' | 'approximate';
 
 export interface TermExplanation {
   readonly term: string;
@@ -35,6 +54,8 @@ export interface SearchHit {
 export interface SearchResponse {
   readonly hits: SearchHit[];
   readonly took_ms: number;
+  /** How the query was answered. */
+  readonly mode: 'exact' | 'approximate';
   /** Query terms absent from the collection (they cannot match anything). */
   readonly unknown_terms?: string[];
   readonly warnings?: string[];
@@ -67,6 +88,8 @@ export class Collection {
   private readonly store: Store;
   private dictionary: TermDictionary;
   private index: ExactIndex | undefined;
+  private segments: SegmentSet | undefined;
+  readonly segmentSettings: SegmentSettings;
   /** SQLite's data_version when the index was last known to match the database. */
   private seenDataVersion = -1;
 
@@ -75,6 +98,7 @@ export class Collection {
     this.record = record;
     this.encoder = encoder;
     this.dictionary = TermDictionary.load(store, record.id, encoder.fieldNames.length);
+    this.segmentSettings = segmentSettings(record.indexSettings);
   }
 
   get name(): string {
@@ -108,7 +132,7 @@ export class Collection {
         continue;
       }
       const { indices, values } = this.dictionary.assign(outcome.terms, newTerms);
-      writes.push({ externalId: document.id, fields: document.fields, indices, values, fieldLengths: outcome.lengths });
+      writes.push({ externalId: document.id, fields: this.encoder.storedFields ? this.encoder.storedFields(document.fields) : document.fields, indices, values, fieldLengths: outcome.lengths });
     }
     let outcome;
     try {
@@ -126,6 +150,14 @@ export class Collection {
         if (!removedNumbers.has(docNumber)) this.index.add(docNumber, write.externalId, write.indices, write.values, write.fieldLengths);
       }
       for (const removed of outcome.removed) this.index.remove(removed.docNumber, removed.indices, removed.fieldLengths);
+      if (this.segments) {
+        for (const removed of outcome.removed) this.segments.remove(removed.docNumber);
+        for (const { docNumber, write } of outcome.added) {
+          if (removedNumbers.has(docNumber)) continue;
+          this.segments.addToTail(docNumber, write.indices, this.index.documentWeights(write.indices, write.values, write.fieldLengths));
+        }
+        void this.segments.maybeBuild(this.index);
+      }
     }
     return { inserted: outcome.inserted, updated: outcome.updated, rejected };
   }
@@ -136,6 +168,7 @@ export class Collection {
     const removed = this.store.deleteDocuments(this.record.id, ids);
     this.afterOwnWrite();
     if (this.index) for (const r of removed) this.index.remove(r.docNumber, r.indices, r.fieldLengths);
+    if (this.segments) for (const r of removed) this.segments.remove(r.docNumber);
     return removed.length;
   }
 
@@ -176,10 +209,40 @@ export class Collection {
     }
     const excluded = request.excludeIds && request.excludeIds.length > 0 ? new Set(request.excludeIds) : undefined;
     const query: ExactQuery = { termIds: resolved.termIds, weights: resolved.weights };
-    const result = index.search(query, {
-      k,
-      ...(excluded ? { accept: (doc: number) => !excluded.has(index.externalId(doc)) } : {}),
-    });
+    const allow = request.filter !== undefined ? this.allowList(request.filter, excluded) : undefined;
+    const accept =
+      allow !== undefined
+        ? (doc: number) => allow.has(doc)
+        : excluded
+          ? (doc: number) => !excluded.has(index.externalId(doc))
+          : undefined;
+    const requested = request.mode ?? 'auto';
+    if (requested !== 'auto' && requested !== 'exact' && requested !== 'approximate') {
+      throw new SparrowError('INVALID_MODE', `mode must be auto, exact or approximate, got ${JSON.stringify(requested)}`);
+    }
+    const segments = requested === 'exact' ? undefined : this.segmentSet();
+    const smallFilter = allow !== undefined && allow.size <= this.segmentSettings.filterExactBelow;
+    const useApproximate = segments !== undefined && !smallFilter && (requested === 'approximate' || segments.segmentCount > 0);
+    let result: { docNumbers: Uint32Array; scores: Float64Array };
+    if (useApproximate) {
+      const dotWeights = index.dotQueryWeights(query);
+      const approximateOptions = request.approximate ?? {};
+      // Excluded ids are few (a query's own id): ask for that many more and drop them after.
+      const extra = excluded ? excluded.size : 0;
+      const candidates = segments.search(
+        { termIds: query.termIds, weights: dotWeights },
+        { k: k + extra, ...approximateOptions, ...(allow ? { allow } : {}) },
+      );
+      const top = new TopK(k, (doc) => index.externalId(doc));
+      for (const c of candidates) {
+        if (excluded && excluded.has(index.externalId(c.docNumber))) continue;
+        top.push(c.docNumber, c.score);
+      }
+      const drained = top.drain();
+      result = { docNumbers: drained.docs, scores: drained.scores };
+    } else {
+      result = index.search(query, { k, ...(accept ? { accept } : {}) });
+    }
     const hits: SearchHit[] = [];
     for (let i = 0; i < result.docNumbers.length; i++) {
       const docNumber = result.docNumbers[i]!;
@@ -195,9 +258,70 @@ export class Collection {
     return {
       hits,
       took_ms: Math.round(tookMs * 1000) / 1000,
+      mode: useApproximate ? 'approximate' : 'exact',
       ...(resolved.unknown.length > 0 ? { unknown_terms: resolved.unknown } : {}),
       ...(warnings.length > 0 ? { warnings } : {}),
     };
+  }
+
+  /** Builds the approximate index's segments now (all pending documents when forced) and waits. */
+  async buildSegments(options: { force?: boolean } = {}): Promise<{ segments: number; tail: number; error?: { code: string; message: string } }> {
+    const index = this.exactIndex();
+    const segments = this.segmentSet();
+    await segments.idle();
+    await segments.maybeBuild(index, options.force ?? false);
+    await segments.idle();
+    return { segments: segments.segmentCount, tail: segments.tailSize, ...(segments.error ? { error: segments.error } : {}) };
+  }
+
+  /** Segment statistics (opens the approximate index if needed). */
+  segmentStatistics(): ReturnType<SegmentSet['statistics']> {
+    return this.segmentSet().statistics();
+  }
+
+  /** Waits for background segment work (builds, merges) to finish. */
+  async idle(): Promise<void> {
+    await this.segments?.idle();
+  }
+
+  close(): void {
+    this.segments?.close();
+    this.segments = undefined;
+  }
+
+  private segmentSet(): SegmentSet {
+    const index = this.exactIndex();
+    if (this.segments) return this.segments;
+    const directory = path.join(this.store.dataDir, 'segments', String(this.record.id));
+    const segments = SegmentSet.open(this.store, this.record.id, directory, this.segmentSettings, () => this.segmentMetadata(index), index);
+    for (const doc of this.store.iterateVectors(this.record.id)) {
+      if (!index.isAlive(doc.docNumber) || segments.contains(doc.docNumber)) continue;
+      segments.addToTail(doc.docNumber, doc.indices, index.documentWeights(doc.indices, doc.values, doc.fieldLengths));
+    }
+    this.segments = segments;
+    void segments.maybeBuild(index);
+    return segments;
+  }
+
+  private segmentMetadata(index: ExactIndex): Record<string, string | number | (string | number)[]> {
+    return {
+      collection: this.record.name,
+      scoring: this.encoder.scoring,
+      fields: [...this.encoder.fieldNames],
+      ...(this.encoder.bm25 ? { k1: this.encoder.bm25.k1, b: this.encoder.bm25.b, averageLengths: index.averageLengths() } : {}),
+      dictionarySize: this.dictionary.size,
+    };
+  }
+
+  private allowList(filter: Filter, excluded: Set<string> | undefined): InstanceType<typeof RoaringBitmap32> {
+    const compiled = compileFilter(filter);
+    const numbers = this.store.docNumbersWhere(this.record.id, compiled.sql, compiled.params);
+    const allow = new RoaringBitmap32(numbers);
+    if (excluded) {
+      const index = this.exactIndex();
+      for (const doc of numbers) if (excluded.has(index.externalId(doc))) allow.remove(doc);
+    }
+    return allow;
   }
 
   private encodeQuery(query: QueryInput) {
@@ -267,6 +391,8 @@ export class Collection {
     this.seenDataVersion = version;
     this.dictionary = TermDictionary.load(this.store, this.record.id, this.encoder.fieldNames.length);
     this.index = undefined;
+    this.segments?.close();
+    this.segments = undefined;
   }
 
   /** data_version moves only for commits made by other connections, so our own writes keep the cache. */

@@ -1,7 +1,10 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { createEncoder, normalizeEncoderConfig } from '../encoders/registry.js';
 import { Store, type CollectionRecord } from '../store/store.js';
 import { Collection } from './collection.js';
 import { SparrowError } from './errors.js';
+import { segmentSettings } from './segments.js';
 
 export interface CollectionSettings {
   readonly encoder?: Record<string, unknown>;
@@ -27,6 +30,7 @@ export class Engine {
 
   createCollection(name: string, settings: CollectionSettings = {}): Collection {
     const encoder = normalizeEncoderConfig(settings.encoder ?? {});
+    segmentSettings(settings.index ?? {});
     const record = this.store.createCollection(name, encoder, settings.index ?? {});
     return this.attach(record);
   }
@@ -57,11 +61,21 @@ export class Engine {
   }
 
   deleteCollection(name: string): boolean {
+    const record = this.store.getCollection(name);
+    this.open.get(name)?.close();
     this.open.delete(name);
-    return this.store.deleteCollection(name);
+    const deleted = this.store.deleteCollection(name);
+    if (record) fs.rmSync(path.join(this.store.dataDir, 'segments', String(record.id)), { recursive: true, force: true });
+    return deleted;
+  }
+
+  /** Waits for background segment builds and merges of every open collection. */
+  async idle(): Promise<void> {
+    for (const collection of this.open.values()) await collection.idle();
   }
 
   close(): void {
+    for (const collection of this.open.values()) collection.close();
     this.open.clear();
     this.store.close();
   }

@@ -23,6 +23,11 @@ export interface BeirEvalOptions {
   readonly removeQuery?: boolean;
   /** Where the evaluation index lives; a temporary folder (removed afterwards) when absent. */
   readonly dataDir?: string;
+  /** "exact" (default) reproduces Lucene; "approximate" builds Seismic segments over every document first. */
+  readonly mode?: 'exact' | 'approximate';
+  readonly approximate?: { readonly queryCut?: number; readonly heapFactor?: number };
+  /** Index settings of the evaluation collection (segment and Seismic build parameters). */
+  readonly indexSettings?: Record<string, unknown>;
   readonly onIndexProgress?: (progress: IngestProgress) => void;
   readonly onQueryProgress?: (done: number, total: number) => void;
 }
@@ -72,11 +77,15 @@ export async function runBeirEvaluation(options: BeirEvalOptions): Promise<BeirE
   try {
     const name = `beir-${dataset}`.replace(/[^A-Za-z0-9_.-]/g, '_');
     engine.deleteCollection(name);
+    const mode = options.mode ?? 'exact';
     const collection = engine.createCollection(name, {
+      index: options.indexSettings ?? {},
       encoder: { type: 'bm25', fields, ...(options.k1 !== undefined ? { k1: options.k1 } : {}), ...(options.b !== undefined ? { b: options.b } : {}) },
     });
     const indexing = await ingestFile(collection, folder.corpus, options.onIndexProgress ? { onProgress: options.onIndexProgress } : {});
     collection.warm();
+    const segments = mode === 'approximate' ? await collection.buildSegments({ force: true }) : undefined;
+    if (segments?.error) throw new SparrowError(segments.error.code, segments.error.message);
 
     const judged = [...qrels.keys()].filter((id) => queries.has(id));
     const missing = [...qrels.keys()].filter((id) => !queries.has(id));
@@ -89,7 +98,13 @@ export async function runBeirEvaluation(options: BeirEvalOptions): Promise<BeirE
       const response =
         text.trim().length === 0
           ? { hits: [] }
-          : collection.search({ query: text, k, ...(removeQuery ? { excludeIds: [queryId] } : {}) });
+          : collection.search({
+              query: text,
+              k,
+              mode,
+              ...(options.approximate ? { approximate: options.approximate } : {}),
+              ...(removeQuery ? { excludeIds: [queryId] } : {}),
+            });
       latencies.push(Number(process.hrtime.bigint() - started) / 1e6);
       run.set(queryId, response.hits.map((hit) => ({ docId: hit.id, score: hit.score })));
       options.onQueryProgress?.(++done, judged.length);
@@ -99,10 +114,10 @@ export async function runBeirEvaluation(options: BeirEvalOptions): Promise<BeirE
     const runFile = path.join(options.out, 'run.trec');
     const metricsFile = path.join(options.out, 'metrics.json');
     const reportFile = path.join(options.out, 'report.md');
-    const setting = `bm25-${fields}`;
+    const setting = `bm25-${fields}${mode === 'approximate' ? '-approximate' : ''}`;
     await writeRun(runFile, run, `sparrow-${setting}`);
     const queryLatency = summarizeLatencies(latencies);
-    const reference = options.k1 === undefined && options.b === undefined ? referenceFigure(dataset, setting as 'bm25-flat') : undefined;
+    const reference = options.k1 === undefined && options.b === undefined ? referenceFigure(dataset, `bm25-${fields}`) : undefined;
     const metrics = evaluation.all;
     fs.writeFileSync(
       metricsFile,
@@ -113,6 +128,9 @@ export async function runBeirEvaluation(options: BeirEvalOptions): Promise<BeirE
           setting,
           encoder: collection.encoder.config,
           k,
+          mode,
+          ...(options.approximate ? { approximate: options.approximate } : {}),
+          ...(options.indexSettings ? { index_settings: options.indexSettings } : {}),
           remove_query: removeQuery,
           queries: judged.length,
           queries_without_text: missing,

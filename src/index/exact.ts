@@ -1,4 +1,4 @@
-import { bm25AverageLength, bm25Idf, bm25NormInverseTable, bm25TermScore, lengthToNormByte, type Bm25Parameters } from '../scoring/lucene-bm25.js';
+import { bm25AverageLength, bm25DocumentWeight, bm25Idf, bm25NormInverseTable, bm25TermScore, lengthToNormByte, type Bm25Parameters } from '../scoring/lucene-bm25.js';
 import type { ScoringModel } from '../encoders/encoder.js';
 import { TopK } from './top-k.js';
 
@@ -218,6 +218,48 @@ export class ExactIndex {
       }
     }
     return { score: Math.fround(sum), terms };
+  }
+
+  /**
+   * Query weights for dot-product scoring against document weights (see documentWeights): for BM25
+   * boost x idf from the live statistics, for learned vectors the weights as given.
+   */
+  dotQueryWeights(query: ExactQuery): Float32Array {
+    const weights = new Float32Array(query.termIds.length);
+    for (let q = 0; q < weights.length; q++) {
+      const term = query.termIds[q]!;
+      if (this.scoring === 'dot') weights[q] = query.weights[q]!;
+      else if (term < this.liveDocFreq.length && this.liveDocFreq[term]! > 0) weights[q] = this.termWeight(term, query.weights[q]!).weight;
+    }
+    return weights;
+  }
+
+  /**
+   * A document's stored values as dot-product weights: for BM25 the saturated, length-normalised
+   * term frequency freq / (freq + k1 (1 - b + b dl / avgdl)) with today's avgdl, so that
+   * query weight x document weight is BM25. Indexes that must freeze weights (segments) use this.
+   */
+  documentWeights(indices: Uint32Array, values: Float32Array, fieldLengths: Uint32Array): Float32Array {
+    if (this.scoring === 'dot') return values;
+    const weights = new Float32Array(values.length);
+    for (let i = 0; i < indices.length; i++) {
+      const term = indices[i]!;
+      const field = term < this.termField.length ? this.termField[term]! : 0;
+      const docCount = this.fieldDocCount[field]!;
+      const table = this.normInverseTable(bm25AverageLength(this.fieldTokenCount[field]!, docCount));
+      weights[i] = bm25DocumentWeight(values[i]!, table[lengthToNormByte(fieldLengths[field] ?? 0)]!);
+    }
+    return weights;
+  }
+
+  /** Average length per field as BM25 sees it now (what a segment freezes). */
+  averageLengths(): number[] {
+    return Array.from({ length: this.fieldCount }, (_, f) => bm25AverageLength(this.fieldTokenCount[f]!, this.fieldDocCount[f]!));
+  }
+
+  /** Live documents in doc-number order. */
+  *liveDocNumbers(): Generator<number> {
+    for (let doc = 0; doc < this.alive.length; doc++) if (this.alive[doc] === 1) yield doc;
   }
 
   private termWeight(term: number, queryWeight: number): { weight: number; normInverse: Float32Array | undefined } {

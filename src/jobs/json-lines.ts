@@ -5,6 +5,8 @@ import { SparrowError } from '../engine/errors.js';
 export interface JsonLine {
   /** 1-based line number in the (decompressed) input. */
   readonly line: number;
+  /** Offset in the (decompressed) input just after this line and its newline: where a resumed read starts. */
+  readonly endOffset: number;
   readonly value?: unknown;
   readonly error?: { code: string; message: string };
 }
@@ -12,6 +14,12 @@ export interface JsonLine {
 export interface JsonLinesOptions {
   /** Longest accepted line in bytes; longer lines are reported and skipped, never buffered whole. */
   readonly maxLineBytes?: number;
+  /** The stream starts after this many lines of the input (a resumed read): numbering goes on from it. */
+  readonly startLine?: number;
+  /** ...and at this byte offset of the input, so `endOffset` stays an offset in the whole input. */
+  readonly startOffset?: number;
+  /** Lines up to this number are passed over unparsed (resuming where seeking is impossible, as in gzip). */
+  readonly skipThroughLine?: number;
 }
 
 export interface ByteProgress {
@@ -22,8 +30,11 @@ export interface ByteProgress {
 
 export const DEFAULT_MAX_LINE_BYTES = 64 * 1024 * 1024;
 
-/** Opens a file for reading, turning the usual failures into coded errors. */
-export function openInput(path: string): { stream: NodeJS.ReadableStream; progress: () => ByteProgress } {
+/**
+ * Opens a file for reading, turning the usual failures into coded errors. `start` resumes a plain
+ * file at a byte offset; a .gz file always starts at the beginning (gzip cannot be entered mid-way).
+ */
+export function openInput(path: string, options: { start?: number } = {}): { stream: NodeJS.ReadableStream; progress: () => ByteProgress } {
   let stat: fs.Stats;
   try {
     stat = fs.statSync(path);
@@ -39,10 +50,12 @@ export function openInput(path: string): { stream: NodeJS.ReadableStream; progre
   } catch {
     throw new SparrowError('FILE_UNREADABLE', `permission denied: ${path}`, { path });
   }
-  const raw = fs.createReadStream(path, { highWaterMark: 1 << 20 });
-  const stream = path.endsWith('.gz') ? raw.pipe(zlib.createGunzip()) : raw;
+  const gzip = path.endsWith('.gz');
+  const start = gzip ? 0 : Math.min(options.start ?? 0, stat.size);
+  const raw = fs.createReadStream(path, { highWaterMark: 1 << 20, start });
+  const stream = gzip ? raw.pipe(zlib.createGunzip()) : raw;
   if (stream !== raw) raw.on('error', (error) => stream.emit('error', error));
-  return { stream, progress: () => ({ bytesRead: raw.bytesRead, totalBytes: stat.size }) };
+  return { stream, progress: () => ({ bytesRead: start + raw.bytesRead, totalBytes: stat.size }) };
 }
 
 /**
@@ -56,20 +69,29 @@ export async function* readJsonLines(stream: NodeJS.ReadableStream, options: Jso
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let oversized = false;
-  let lineNumber = 0;
+  let lineNumber = options.startLine ?? 0;
+  const skipThroughLine = options.skipThroughLine ?? 0;
+  // Bytes of the input before the current chunk.
+  let chunkOffset = options.startOffset ?? 0;
 
-  const finishLine = (tail: Buffer): JsonLine | undefined => {
+  const finishLine = (tail: Buffer, endOffset: number): JsonLine | undefined => {
     lineNumber++;
+    if (lineNumber <= skipThroughLine) {
+      oversized = false;
+      pending = [];
+      pendingBytes = 0;
+      return undefined;
+    }
     if (oversized) {
       oversized = false;
       pending = [];
       pendingBytes = 0;
-      return { line: lineNumber, error: { code: 'LINE_TOO_LONG', message: `line ${lineNumber} is longer than ${maxLineBytes} bytes` } };
+      return { line: lineNumber, endOffset, error: { code: 'LINE_TOO_LONG', message: `line ${lineNumber} is longer than ${maxLineBytes} bytes` } };
     }
     const bytes = pending.length === 0 ? tail : Buffer.concat([...pending, tail]);
     pending = [];
     pendingBytes = 0;
-    return parseLine(bytes, lineNumber, decoder);
+    return parseLine(bytes, lineNumber, endOffset, decoder);
   };
 
   try {
@@ -90,10 +112,11 @@ export async function* readJsonLines(stream: NodeJS.ReadableStream, options: Jso
         }
         const piece = chunk.subarray(start, newline);
         if (!oversized && pendingBytes + piece.length > maxLineBytes) oversized = true;
-        const result = finishLine(oversized ? Buffer.alloc(0) : piece);
+        const result = finishLine(oversized ? Buffer.alloc(0) : piece, chunkOffset + newline + 1);
         if (result) yield result;
         start = newline + 1;
       }
+      chunkOffset += chunk.length;
     }
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
@@ -104,23 +127,23 @@ export async function* readJsonLines(stream: NodeJS.ReadableStream, options: Jso
     throw error;
   }
   if (pendingBytes > 0 || oversized) {
-    const result = finishLine(Buffer.alloc(0));
+    const result = finishLine(Buffer.alloc(0), chunkOffset);
     if (result) yield result;
   }
 }
 
-function parseLine(bytes: Buffer, line: number, decoder: TextDecoder): JsonLine | undefined {
+function parseLine(bytes: Buffer, line: number, endOffset: number, decoder: TextDecoder): JsonLine | undefined {
   let text: string;
   try {
     text = decoder.decode(bytes);
   } catch {
-    return { line, error: { code: 'INVALID_UTF8', message: `line ${line} is not valid UTF-8` } };
+    return { line, endOffset, error: { code: 'INVALID_UTF8', message: `line ${line} is not valid UTF-8` } };
   }
   if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
   if (text.trim().length === 0) return undefined;
   try {
-    return { line, value: JSON.parse(text) };
+    return { line, endOffset, value: JSON.parse(text) };
   } catch (error) {
-    return { line, error: { code: 'INVALID_JSON', message: `line ${line} is not valid JSON: ${(error as Error).message}` } };
+    return { line, endOffset, error: { code: 'INVALID_JSON', message: `line ${line} is not valid JSON: ${(error as Error).message}` } };
   }
 }

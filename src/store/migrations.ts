@@ -78,6 +78,38 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 3,
+    description: 'bulk indexing jobs with checkpoints',
+    sql: `
+      -- One row per bulk indexing job. The position of the last committed batch (line, byte offset)
+      -- and the counters are written in the same transaction as the batch's documents, so a job
+      -- killed at any point resumes exactly after what it acknowledged.
+      CREATE TABLE jobs (
+        id               TEXT PRIMARY KEY,
+        collection       TEXT NOT NULL,            -- by name: a job's record outlives its collection
+        source           TEXT NOT NULL,            -- JSON: where the input is and how to read it
+        options          TEXT NOT NULL DEFAULT '{}', -- JSON: batch size and other run settings
+        status           TEXT NOT NULL,            -- queued | running | completed | failed | cancelled
+        line             INTEGER NOT NULL DEFAULT 0, -- last input line covered by a committed batch
+        byte_offset      INTEGER NOT NULL DEFAULT 0, -- decompressed input offset just after that line
+        bytes_read       INTEGER NOT NULL DEFAULT 0, -- source bytes consumed (compressed for .gz), for progress
+        total_bytes      INTEGER NOT NULL DEFAULT 0,
+        processed        INTEGER NOT NULL DEFAULT 0,
+        indexed          INTEGER NOT NULL DEFAULT 0,
+        updated          INTEGER NOT NULL DEFAULT 0,
+        failed           INTEGER NOT NULL DEFAULT 0,
+        errors           TEXT NOT NULL DEFAULT '[]', -- JSON: the first rejected lines, with line numbers
+        error            TEXT,                     -- JSON {code, message} of what stopped a failed job
+        elapsed_ms       INTEGER NOT NULL DEFAULT 0, -- running time summed over all runs (for the rate)
+        created_at       TEXT NOT NULL,
+        started_at       TEXT,
+        finished_at      TEXT,
+        updated_at       TEXT NOT NULL
+      );
+      CREATE INDEX jobs_by_status ON jobs(status);
+    `,
+  },
 ];
 
 export function migrate(db: Database): { from: number; to: number } {

@@ -44,6 +44,16 @@ export interface BatchOutcome {
   readonly updated: number;
 }
 
+export interface SegmentRecord {
+  readonly segmentId: number;
+  readonly fileName: string;
+  readonly docCount: number;
+  readonly minDocNumber: number;
+  readonly maxDocNumber: number;
+  readonly byteSize: number;
+  readonly createdAt: string;
+}
+
 export interface TermEntry {
   readonly termId: number;
   readonly field: number;
@@ -141,6 +151,7 @@ export class Store {
       this.db.prepare('DELETE FROM documents WHERE collection_id = ?').run(collection.id);
       this.db.prepare('DELETE FROM terms WHERE collection_id = ?').run(collection.id);
       this.db.prepare('DELETE FROM field_stats WHERE collection_id = ?').run(collection.id);
+      this.db.prepare('DELETE FROM segments WHERE collection_id = ?').run(collection.id);
       this.db.prepare('DELETE FROM collections WHERE id = ?').run(collection.id);
     })();
     return true;
@@ -256,6 +267,61 @@ export class Store {
     return row ? (JSON.parse(row.fields) as Record<string, unknown>) : undefined;
   }
 
+  /** Doc numbers of live documents matching an SQL condition over `fields` (see engine/filter.ts). */
+  docNumbersWhere(collectionId: number, condition: string, params: readonly (string | number | null)[]): Uint32Array {
+    const statement = this.db.prepare(`SELECT doc_number FROM documents WHERE collection_id = ? AND ${condition}`).pluck();
+    const numbers: number[] = [];
+    for (const n of statement.iterate(collectionId, ...params) as Iterable<number>) numbers.push(n);
+    return Uint32Array.from(numbers);
+  }
+
+  /** Vectors of live documents with doc numbers in [from, to], in doc-number order. */
+  *iterateVectorsInRange(collectionId: number, from: number, to: number): Generator<Omit<StoredDocument, 'fields'>> {
+    for (const row of this.statements.vectorsInRange.iterate(collectionId, from, to) as Iterable<Omit<DocumentRow, 'fields'>>) {
+      const { indices, values } = decodeVector(row.vector);
+      yield { docNumber: row.doc_number, externalId: row.external_id, indices, values, fieldLengths: decodeLengths(row.field_lengths) };
+    }
+  }
+
+  // ---- segments -----------------------------------------------------------------------------
+
+  listSegments(collectionId: number): SegmentRecord[] {
+    return (this.statements.segments.all(collectionId) as SegmentRow[]).map((row) => ({
+      segmentId: row.segment_id,
+      fileName: row.file_name,
+      docCount: row.doc_count,
+      minDocNumber: row.min_doc_number,
+      maxDocNumber: row.max_doc_number,
+      byteSize: row.byte_size,
+      createdAt: row.created_at,
+    }));
+  }
+
+  nextSegmentId(collectionId: number): number {
+    return ((this.statements.maxSegmentId.get(collectionId) as { m: number | null }).m ?? 0) + 1;
+  }
+
+  /** Records a new segment and forgets the ones it replaces, in one transaction. */
+  replaceSegments(collectionId: number, added: SegmentRecord, replacedIds: readonly number[]): void {
+    this.db.transaction(() => {
+      for (const id of replacedIds) this.statements.deleteSegment.run(collectionId, id);
+      this.statements.insertSegment.run(
+        collectionId,
+        added.segmentId,
+        added.fileName,
+        added.docCount,
+        added.minDocNumber,
+        added.maxDocNumber,
+        added.byteSize,
+        added.createdAt,
+      );
+    }).immediate();
+  }
+
+  forgetSegment(collectionId: number, segmentId: number): void {
+    this.statements.deleteSegment.run(collectionId, segmentId);
+  }
+
   /** Streams every live document in doc-number order, without stored fields. */
   *iterateVectors(collectionId: number): Generator<Omit<StoredDocument, 'fields'>> {
     for (const row of this.statements.allVectors.iterate(collectionId) as Iterable<Omit<DocumentRow, 'fields'>>) {
@@ -270,6 +336,16 @@ interface CollectionRow {
   name: string;
   encoder: string;
   index_settings: string;
+  created_at: string;
+}
+
+interface SegmentRow {
+  segment_id: number;
+  file_name: string;
+  doc_count: number;
+  min_doc_number: number;
+  max_doc_number: number;
+  byte_size: number;
   created_at: string;
 }
 
@@ -363,6 +439,15 @@ function prepareStatements(db: Database) {
     deleteDocument: statement('DELETE FROM documents WHERE collection_id = ? AND doc_number = ?'),
     insertDocument: statement(
       'INSERT INTO documents (collection_id, doc_number, external_id, fields, vector, field_lengths, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    ),
+    vectorsInRange: statement(
+      'SELECT doc_number, external_id, vector, field_lengths FROM documents WHERE collection_id = ? AND doc_number BETWEEN ? AND ? ORDER BY doc_number',
+    ),
+    segments: statement('SELECT * FROM segments WHERE collection_id = ? ORDER BY segment_id'),
+    maxSegmentId: statement('SELECT max(segment_id) AS m FROM segments WHERE collection_id = ?'),
+    deleteSegment: statement('DELETE FROM segments WHERE collection_id = ? AND segment_id = ?'),
+    insertSegment: statement(
+      'INSERT INTO segments (collection_id, segment_id, file_name, doc_count, min_doc_number, max_doc_number, byte_size, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     ),
     allVectors: statement(
       'SELECT doc_number, external_id, vector, field_lengths FROM documents WHERE collection_id = ? ORDER BY doc_number',

@@ -1,0 +1,329 @@
+/**
+ * Approximate-index benchmark on generated SPLADE-like collections.
+ *
+ *   node dist/scripts/bench-seismic.js [--docs 100000] [--queries 1000] [--seed 42]
+ *     [--cuts 3,5,8,12] [--heap-factors 0.7,0.8,0.9,1] [--build '{"postingCap":1000}']
+ *     [--ts-queries N] [--out bench-out]
+ *
+ * For every (queryCut, heapFactor) pair it reports recall@10 against exhaustive exact search,
+ * single-threaded latency (mean/p50/p99) of the wasm scorer, the plain-TS scorer on the same
+ * queries and the exhaustive engine, as ratios; plus build time and bytes per document. Writes a
+ * markdown report and a PNG of recall vs p50 latency into --out.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
+import { generateSynthetic } from '../src/bench/synthetic.js';
+import { buildSeismicIndex } from '../src/index/seismic/build.js';
+import { ExhaustiveSearcher } from '../src/index/seismic/exhaustive.js';
+import { indexByteSize } from '../src/index/seismic/index-data.js';
+import type { SeismicBuildParams } from '../src/index/seismic/params.js';
+import { TsSeismicSearcher } from '../src/index/seismic/query-ts.js';
+import { WasmSeismicSearcher } from '../src/index/seismic/query-wasm.js';
+import type { SearchResult } from '../src/index/seismic/search-api.js';
+import { rowOf } from '../src/index/sparse-matrix.js';
+
+interface Options {
+  docs: number;
+  queries: number;
+  seed: number;
+  cuts: number[];
+  heapFactors: number[];
+  build: Partial<SeismicBuildParams>;
+  tsQueries: number;
+  out: string;
+  k: number;
+}
+
+function parseArguments(argv: string[]): Options {
+  const options: Options = {
+    docs: 100_000,
+    queries: 1000,
+    seed: 42,
+    cuts: [3, 5, 8, 12],
+    heapFactors: [0.7, 0.8, 0.9, 1],
+    build: {},
+    tsQueries: -1,
+    out: 'bench-out',
+    k: 10,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i]!;
+    const value = argv[i + 1];
+    if (value === undefined) throw new Error(`${flag} needs a value`);
+    i++;
+    const numbers = (): number[] => value.split(',').map(Number);
+    switch (flag) {
+      case '--docs': options.docs = Number(value); break;
+      case '--queries': options.queries = Number(value); break;
+      case '--seed': options.seed = Number(value); break;
+      case '--cuts': options.cuts = numbers(); break;
+      case '--heap-factors': options.heapFactors = numbers(); break;
+      case '--build': options.build = JSON.parse(value) as Partial<SeismicBuildParams>; break;
+      case '--ts-queries': options.tsQueries = Number(value); break;
+      case '--out': options.out = value; break;
+      case '--k': options.k = Number(value); break;
+      default: throw new Error(`unknown flag ${flag}`);
+    }
+  }
+  if (options.tsQueries < 0) options.tsQueries = options.queries;
+  return options;
+}
+
+interface Latency {
+  /** Wall-clock milliseconds per query. */
+  mean: number;
+  p50: number;
+  p99: number;
+  /** Process CPU milliseconds per query: less disturbed than wall time on a shared machine. */
+  cpuMean: number;
+}
+
+/** Runs every query once to warm up, then once timed. */
+function timeQueries(count: number, run: (q: number) => SearchResult, results?: SearchResult[]): Latency {
+  for (let q = 0; q < count; q++) run(q);
+  const samples = new Float64Array(count);
+  const cpuBefore = process.cpuUsage();
+  for (let q = 0; q < count; q++) {
+    const start = process.hrtime.bigint();
+    const result = run(q);
+    samples[q] = Number(process.hrtime.bigint() - start) / 1e6;
+    if (results !== undefined) results[q] = result;
+  }
+  const cpu = process.cpuUsage(cpuBefore);
+  samples.sort();
+  let total = 0;
+  for (const sample of samples) total += sample;
+  const at = (q: number): number => samples[Math.min(count - 1, Math.floor(q * count))]!;
+  return { mean: total / count, p50: at(0.5), p99: at(0.99), cpuMean: (cpu.user + cpu.system) / 1000 / count };
+}
+
+function recallAt(truth: SearchResult[], found: SearchResult[], count: number): number {
+  let hits = 0;
+  let wanted = 0;
+  for (let q = 0; q < count; q++) {
+    const relevant = new Set(truth[q]!.docs);
+    wanted += relevant.size;
+    for (const doc of found[q]!.docs) if (relevant.has(doc)) hits++;
+  }
+  return wanted === 0 ? 1 : hits / wanted;
+}
+
+const fmt = (value: number, digits = 3): string => value.toFixed(digits);
+
+interface Row {
+  queryCut: number;
+  heapFactor: number;
+  recall: number;
+  wasm: Latency;
+  ts: Latency;
+  docsScored: number;
+}
+
+function main(): void {
+  const options = parseArguments(process.argv.slice(2));
+  const log = (line: string): void => console.log(line);
+  log(`# Seismic benchmark: ${options.docs} documents, ${options.queries} queries (seed ${options.seed})`);
+  log(`load average at start: ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+
+  let started = performance.now();
+  const { docs, queries } = generateSynthetic({ docs: options.docs, queries: options.queries, seed: options.seed });
+  log(`generated in ${fmt((performance.now() - started) / 1000, 1)} s: ${docs.indices.length} nonzeros (${fmt(docs.indices.length / docs.rows, 1)}/doc), ${fmt(queries.indices.length / queries.rows, 1)}/query`);
+
+  started = performance.now();
+  const index = buildSeismicIndex(docs, options.build);
+  const buildSeconds = (performance.now() - started) / 1000;
+  const indexBytes = indexByteSize(index);
+  const wasm = new WasmSeismicSearcher(index, {}, { validate: false });
+  const ts = new TsSeismicSearcher(index, {}, { validate: false });
+  const forwardBytes = index.forwardIndptr.byteLength + index.forwardTerms.byteLength + index.forwardValues.byteLength + index.forwardScales.byteLength + index.forwardOffsets.byteLength;
+  const summaryBytes = index.summaryStart.byteLength + index.summaryTerms.byteLength + index.summaryValues.byteLength + index.summaryScale.byteLength + index.summaryOffset.byteLength;
+  log(`build params: ${JSON.stringify(index.params)}`);
+  log(`built in ${fmt(buildSeconds, 1)} s; index ${fmt(indexBytes / 2 ** 20, 1)} MiB = ${fmt(indexBytes / docs.rows, 0)} B/doc (forward ${fmt(forwardBytes / docs.rows, 0)}, summaries ${fmt(summaryBytes / docs.rows, 0)}, postings+blocks ${fmt((indexBytes - forwardBytes - summaryBytes) / docs.rows, 0)}); wasm memory ${fmt(wasm.memoryBytes / 2 ** 20, 1)} MiB`);
+  log(`postings kept ${index.postingDocs.length} (${fmt(index.postingDocs.length / docs.indices.length, 3)} of nonzeros), blocks ${index.blockDocStart.length - 1}, summary entries ${index.summaryTerms.length}`);
+
+  const exhaustive = new ExhaustiveSearcher(docs);
+  const truth: SearchResult[] = [];
+  const exhaustiveLatency = timeQueries(options.queries, (q) => exhaustive.search(rowOf(queries, q), { k: options.k }), truth);
+  log(`exhaustive exact: mean ${fmt(exhaustiveLatency.mean)} ms, p50 ${fmt(exhaustiveLatency.p50)} ms, p99 ${fmt(exhaustiveLatency.p99)} ms, cpu ${fmt(exhaustiveLatency.cpuMean)} ms`);
+
+  const rows: Row[] = [];
+  for (const queryCut of options.cuts) {
+    for (const heapFactor of options.heapFactors) {
+      const params = { k: options.k, queryCut, heapFactor };
+      const found: SearchResult[] = [];
+      let docsScored = 0;
+      const wasmLatency = timeQueries(
+        options.queries,
+        (q) => {
+          const result = wasm.search(rowOf(queries, q), params);
+          docsScored += wasm.lastStats().docsScored;
+          return result;
+        },
+        found,
+      );
+      const tsLatency = timeQueries(options.tsQueries, (q) => ts.search(rowOf(queries, q), params));
+      const row: Row = { queryCut, heapFactor, recall: recallAt(truth, found, options.queries), wasm: wasmLatency, ts: tsLatency, docsScored: docsScored / (2 * options.queries) };
+      rows.push(row);
+      log(`queryCut ${queryCut} heapFactor ${heapFactor}: recall@${options.k} ${fmt(row.recall, 4)}, wasm p50 ${fmt(wasmLatency.p50)} ms, ts p50 ${fmt(tsLatency.p50)} ms, docs scored ${fmt(row.docsScored, 0)}`);
+    }
+  }
+
+  const table: string[] = [];
+  table.push(`| queryCut | heapFactor | recall@${options.k} | wasm mean ms | wasm p50 ms | wasm p99 ms | wasm cpu ms | ts mean ms | ts p50 ms | ts cpu ms | ts/wasm (cpu) | exhaustive/wasm (cpu) | docs scored |`);
+  table.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const row of rows) {
+    table.push(
+      `| ${row.queryCut} | ${row.heapFactor} | ${fmt(row.recall, 4)} | ${fmt(row.wasm.mean)} | ${fmt(row.wasm.p50)} | ${fmt(row.wasm.p99)} | ${fmt(row.wasm.cpuMean)} | ${fmt(row.ts.mean)} | ${fmt(row.ts.p50)} | ${fmt(row.ts.cpuMean)} | ${fmt(row.ts.cpuMean / row.wasm.cpuMean, 2)} | ${fmt(exhaustiveLatency.cpuMean / row.wasm.cpuMean, 1)} | ${fmt(row.docsScored, 0)} |`,
+    );
+  }
+  const header = [
+    `## ${options.docs} documents, ${options.queries} queries, k=${options.k}`,
+    '',
+    `- build: ${fmt(buildSeconds, 1)} s, ${fmt(indexBytes / docs.rows, 0)} bytes/document (${fmt(indexBytes / 2 ** 20, 1)} MiB), params \`${JSON.stringify(index.params)}\``,
+    `- exhaustive exact engine: mean ${fmt(exhaustiveLatency.mean)} ms, p50 ${fmt(exhaustiveLatency.p50)} ms, p99 ${fmt(exhaustiveLatency.p99)} ms, cpu ${fmt(exhaustiveLatency.cpuMean)} ms`,
+    `- latencies are wall-clock per query (mean/p50/p99); "cpu" is process CPU time per query (mean), which a busy shared machine disturbs less; ratios use cpu time`,
+    `- single-threaded, Node ${process.version}, load average ${loadavg().map((v) => v.toFixed(2)).join(' ')}`,
+    '',
+  ];
+  const report = [...header, ...table, ''].join('\n');
+  console.log('\n' + report);
+  mkdirSync(options.out, { recursive: true });
+  const name = `seismic-${options.docs}`;
+  writeFileSync(join(options.out, `${name}.md`), report);
+  writeFileSync(join(options.out, `${name}.png`), plotRecallLatency(rows, options.cuts));
+  log(`wrote ${join(options.out, name)}.md and .png`);
+  wasm.dispose();
+}
+
+// ---------------------------------------------------------------------------------------------
+// A minimal chart: recall@k (x) against wasm p50 latency (y), one polyline per queryCut.
+
+const PALETTE: [number, number, number][] = [
+  [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189], [140, 86, 75], [227, 119, 194], [127, 127, 127],
+];
+
+/** 3x5 glyphs for tick labels and titles (rows top to bottom, 3 bits each). */
+const GLYPHS: Record<string, number[]> = {
+  '0': [7, 5, 5, 5, 7], '1': [2, 6, 2, 2, 7], '2': [7, 1, 7, 4, 7], '3': [7, 1, 7, 1, 7], '4': [5, 5, 7, 1, 1],
+  '5': [7, 4, 7, 1, 7], '6': [7, 4, 7, 5, 7], '7': [7, 1, 1, 1, 1], '8': [7, 5, 7, 5, 7], '9': [7, 5, 7, 1, 7],
+  '.': [0, 0, 0, 0, 2], '@': [7, 5, 7, 4, 7], ' ': [0, 0, 0, 0, 0], '=': [0, 7, 0, 7, 0], '(': [1, 2, 2, 2, 1], ')': [4, 2, 2, 2, 4],
+  a: [0, 7, 1, 7, 7], c: [0, 7, 4, 4, 7], e: [7, 5, 7, 4, 7], l: [6, 2, 2, 2, 7], m: [0, 7, 7, 5, 5], p: [7, 5, 7, 4, 4],
+  q: [7, 5, 7, 1, 1], r: [0, 7, 4, 4, 4], s: [7, 4, 7, 1, 7], t: [2, 7, 2, 2, 3], u: [0, 5, 5, 5, 7], y: [5, 5, 7, 1, 7],
+  n: [0, 7, 5, 5, 5], i: [2, 0, 2, 2, 2], k: [4, 5, 6, 5, 5], w: [0, 5, 5, 7, 7], x: [0, 5, 2, 2, 5], o: [0, 7, 5, 5, 7],
+};
+
+class Canvas {
+  readonly pixels: Uint8Array;
+  constructor(readonly width: number, readonly height: number) {
+    this.pixels = new Uint8Array(width * height * 3).fill(255);
+  }
+  set(x: number, y: number, [r, g, b]: [number, number, number]): void {
+    if (x < 0 || y < 0 || x >= this.width || y >= this.height) return;
+    const at = (Math.round(y) * this.width + Math.round(x)) * 3;
+    this.pixels[at] = r;
+    this.pixels[at + 1] = g;
+    this.pixels[at + 2] = b;
+  }
+  line(x0: number, y0: number, x1: number, y1: number, color: [number, number, number]): void {
+    const steps = Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0), 1);
+    for (let s = 0; s <= steps; s++) this.set(x0 + ((x1 - x0) * s) / steps, y0 + ((y1 - y0) * s) / steps, color);
+  }
+  dot(x: number, y: number, color: [number, number, number]): void {
+    for (let dx = -2; dx <= 2; dx++) for (let dy = -2; dy <= 2; dy++) if (dx * dx + dy * dy <= 5) this.set(x + dx, y + dy, color);
+  }
+  text(x: number, y: number, text: string, color: [number, number, number] = [0, 0, 0], scale = 2): void {
+    let cursor = x;
+    for (const char of text) {
+      const glyph = GLYPHS[char] ?? GLYPHS[' ']!;
+      for (let row = 0; row < 5; row++) {
+        for (let col = 0; col < 3; col++) {
+          if ((glyph[row]! >> (2 - col)) & 1) {
+            for (let sy = 0; sy < scale; sy++) for (let sx = 0; sx < scale; sx++) this.set(cursor + col * scale + sx, y + row * scale + sy, color);
+          }
+        }
+      }
+      cursor += 4 * scale;
+    }
+  }
+}
+
+function plotRecallLatency(rows: Row[], cuts: number[]): Buffer {
+  const canvas = new Canvas(800, 560);
+  const left = 80;
+  const right = 780;
+  const top = 30;
+  const bottom = 500;
+  const recalls = rows.map((r) => r.recall);
+  const latencies = rows.map((r) => r.wasm.p50);
+  const xMin = Math.max(0, Math.floor(Math.min(...recalls) * 20) / 20);
+  const xMax = 1;
+  const yMax = Math.max(...latencies) * 1.1 || 1;
+  const px = (recall: number): number => left + ((recall - xMin) / (xMax - xMin || 1)) * (right - left);
+  const py = (latency: number): number => bottom - (latency / yMax) * (bottom - top);
+  const black: [number, number, number] = [0, 0, 0];
+  const grey: [number, number, number] = [210, 210, 210];
+  for (let i = 0; i <= 5; i++) {
+    const recall = xMin + ((xMax - xMin) * i) / 5;
+    canvas.line(px(recall), top, px(recall), bottom, grey);
+    canvas.text(px(recall) - 16, bottom + 8, recall.toFixed(2));
+    const latency = (yMax * i) / 5;
+    canvas.line(left, py(latency), right, py(latency), grey);
+    canvas.text(8, py(latency) - 5, latency.toFixed(2));
+  }
+  canvas.line(left, bottom, right, bottom, black);
+  canvas.line(left, top, left, bottom, black);
+  canvas.text(330, 535, 'recall@10');
+  canvas.text(8, 8, 'p50 ms (wasm)');
+  cuts.forEach((cut, i) => {
+    const color = PALETTE[i % PALETTE.length]!;
+    const series = rows.filter((r) => r.queryCut === cut).sort((a, b) => a.recall - b.recall);
+    for (let j = 1; j < series.length; j++) canvas.line(px(series[j - 1]!.recall), py(series[j - 1]!.wasm.p50), px(series[j]!.recall), py(series[j]!.wasm.p50), color);
+    for (const row of series) canvas.dot(px(row.recall), py(row.wasm.p50), color);
+    canvas.text(right - 150, top + 10 + 16 * i, `qcut=${cut}`, color);
+  });
+  return encodePng(canvas.width, canvas.height, canvas.pixels);
+}
+
+const CRC_TABLE = (() => {
+  const table = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    table[n] = c >>> 0;
+  }
+  return table;
+})();
+
+function crc32(bytes: Uint8Array): number {
+  let crc = 0xffffffff;
+  for (const byte of bytes) crc = CRC_TABLE[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ 0xffffffff) >>> 0;
+}
+
+function chunk(type: string, data: Uint8Array): Buffer {
+  const head = Buffer.alloc(8);
+  head.writeUInt32BE(data.length, 0);
+  head.write(type, 4, 'ascii');
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
+  return Buffer.concat([head, data, crc]);
+}
+
+/** 8-bit RGB PNG: each scanline is prefixed with filter type 0, then deflated as one IDAT. */
+function encodePng(width: number, height: number, rgb: Uint8Array): Buffer {
+  const raw = Buffer.alloc((width * 3 + 1) * height);
+  for (let y = 0; y < height; y++) {
+    raw[y * (width * 3 + 1)] = 0;
+    raw.set(rgb.subarray(y * width * 3, (y + 1) * width * 3), y * (width * 3 + 1) + 1);
+  }
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = 8;
+  header[9] = 2;
+  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0))]);
+}
+
+main();

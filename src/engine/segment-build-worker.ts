@@ -1,0 +1,38 @@
+import { parentPort } from 'node:worker_threads';
+import { buildSeismicIndex } from '../index/seismic/build.js';
+import type { SeismicBuildParams } from '../index/seismic/params.js';
+import { writeSegmentFile, type SegmentMetadata } from '../index/segment/segment-file.js';
+
+/** One build: the documents (CSR, rows in doc-number order) and where the segment file goes. */
+export interface SegmentBuildJob {
+  readonly rows: number;
+  readonly dim: number;
+  readonly indptr: Uint32Array;
+  readonly indices: Uint32Array;
+  readonly values: Float32Array;
+  readonly docNumbers: Uint32Array;
+  readonly params: Partial<SeismicBuildParams>;
+  readonly path: string;
+  readonly metadata: SegmentMetadata;
+}
+
+export type SegmentBuildReply =
+  | { readonly ok: true; readonly byteLength: number; readonly buildMs: number }
+  | { readonly ok: false; readonly code: string; readonly message: string };
+
+// Building clusters every posting list and can take seconds: it runs here, off the thread that
+// answers searches, and hands back only the finished file's size.
+parentPort?.once('message', (job: SegmentBuildJob) => {
+  const started = performance.now();
+  (async (): Promise<SegmentBuildReply> => {
+    const index = buildSeismicIndex({ rows: job.rows, dim: job.dim, indptr: job.indptr, indices: job.indices, values: job.values }, job.params);
+    const info = await writeSegmentFile(job.path, { index, docNumbers: job.docNumbers, metadata: job.metadata });
+    return { ok: true, byteLength: info.byteLength, buildMs: performance.now() - started };
+  })()
+    .catch((error: unknown): SegmentBuildReply => ({
+      ok: false,
+      code: (error as { code?: string }).code ?? 'SEGMENT_BUILD_FAILED',
+      message: (error as Error).message,
+    }))
+    .then((reply) => parentPort!.postMessage(reply));
+});

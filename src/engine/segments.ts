@@ -1,0 +1,464 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import roaring from 'roaring';
+import { ExactIndex, type ExactQuery } from '../index/exact.js';
+import { DEFAULT_QUERY_PARAMS, type SeismicBuildParams, type SeismicQueryParams } from '../index/seismic/params.js';
+import { openSeismicSearcher, type SeismicSearcher } from '../index/seismic/searcher.js';
+import { readSegmentFileSync, removeStaleSegmentTempFiles, type SegmentMetadata } from '../index/segment/segment-file.js';
+import type { SegmentRecord, Store } from '../store/store.js';
+import { SparrowError } from './errors.js';
+import type { SegmentBuildJob, SegmentBuildReply } from './segment-build-worker.js';
+
+const { RoaringBitmap32 } = roaring;
+type Bitmap = InstanceType<typeof RoaringBitmap32>;
+
+/** Index settings of a collection's approximate index (stored with the collection as JSON). */
+export interface SegmentSettings {
+  /** Documents waiting outside segments before a segment is built from them. */
+  readonly segmentMinDocs: number;
+  /** When more segments than this exist, the smallest ones are merged into one. */
+  readonly mergeFactor: number;
+  /** Seismic build parameters (src/index/seismic/params.ts). */
+  readonly build: Partial<SeismicBuildParams>;
+  /** Default query parameters: queryCut and heapFactor. */
+  readonly query: Partial<SeismicQueryParams>;
+  /**
+   * A filtered query whose filter allows at most this many documents is answered exactly:
+   * skipping blocks by summaries that mostly describe filtered-out documents would make recall collapse.
+   */
+  readonly filterExactBelow: number;
+  /**
+   * Largest segment built or merged. Each segment is served by its own wasm32 instance, which
+   * addresses at most 4 GiB; about 1.3 KB per document of 160 terms (f32 forward values, postings,
+   * summaries) keeps a million-document segment near 1.5 GiB, well inside that limit.
+   */
+  readonly maxSegmentDocs: number;
+}
+
+export const DEFAULT_SEGMENT_SETTINGS: SegmentSettings = Object.freeze({
+  segmentMinDocs: 10_000,
+  mergeFactor: 8,
+  build: {},
+  query: {},
+  filterExactBelow: 5000,
+  maxSegmentDocs: 1_000_000,
+});
+
+export function segmentSettings(raw: Readonly<Record<string, unknown>>): SegmentSettings {
+  const settings = { ...DEFAULT_SEGMENT_SETTINGS, ...(raw as Partial<SegmentSettings>) };
+  if (!Number.isInteger(settings.segmentMinDocs) || settings.segmentMinDocs < 1) {
+    throw new SparrowError('INVALID_INDEX_SETTINGS', 'segmentMinDocs must be a positive integer');
+  }
+  if (!Number.isInteger(settings.mergeFactor) || settings.mergeFactor < 2) {
+    throw new SparrowError('INVALID_INDEX_SETTINGS', 'mergeFactor must be an integer >= 2');
+  }
+  if (!Number.isInteger(settings.maxSegmentDocs) || settings.maxSegmentDocs < 1) {
+    throw new SparrowError('INVALID_INDEX_SETTINGS', 'maxSegmentDocs must be a positive integer');
+  }
+  if (!Number.isInteger(settings.filterExactBelow) || settings.filterExactBelow < 0) {
+    throw new SparrowError('INVALID_INDEX_SETTINGS', 'filterExactBelow must be an integer >= 0');
+  }
+  return settings;
+}
+
+interface LoadedSegment {
+  readonly record: SegmentRecord;
+  readonly docNumbers: Uint32Array;
+  readonly searcher: SeismicSearcher;
+  /** Tombstones: rows whose document was deleted or replaced after the segment was built. */
+  readonly deletedRows: Bitmap;
+  /** The same tombstones as dense bit words, the form the scoring core reads. */
+  deletedWords: Uint32Array;
+}
+
+export interface ApproximateOptions {
+  readonly k: number;
+  readonly queryCut?: number;
+  readonly heapFactor?: number;
+  /** Only these doc numbers may be returned. */
+  readonly allow?: Bitmap;
+}
+
+export interface Candidate {
+  readonly docNumber: number;
+  readonly score: number;
+}
+
+/**
+ * The approximate side of a collection: immutable Seismic segments on disk plus a small "tail" of
+ * documents not yet in any segment, searched exactly with the same dot-product scoring. Segments are
+ * built and merged in worker threads; the swap into the searchable set is a single synchronous step,
+ * so a search sees either the old set or the new one.
+ *
+ * Scores: document weights are frozen in a segment when it is built (for BM25, the length
+ * normalisation uses the average length of that moment), query weights use live statistics.
+ */
+export class SegmentSet {
+  private readonly segments: LoadedSegment[] = [];
+  private readonly tail: ExactIndex;
+  private readonly tailVectors = new Map<number, { indices: Uint32Array; weights: Float32Array }>();
+  private building: Promise<void> | undefined;
+  private closed = false;
+  private lastError: { code: string; message: string } | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly collectionId: number,
+    private readonly directory: string,
+    private readonly settings: SegmentSettings,
+    private readonly metadataForBuild: () => SegmentMetadata,
+    private readonly externalId: (docNumber: number) => string,
+  ) {
+    this.tail = new ExactIndex('dot', 0);
+  }
+
+  /** Opens the recorded segments, drops what a crash may have left, and applies tombstones. */
+  static open(
+    store: Store,
+    collectionId: number,
+    directory: string,
+    settings: SegmentSettings,
+    metadataForBuild: () => SegmentMetadata,
+    full: ExactIndex,
+  ): SegmentSet {
+    const set = new SegmentSet(store, collectionId, directory, settings, metadataForBuild, (doc) => full.externalId(doc));
+    fs.mkdirSync(directory, { recursive: true });
+    const recorded = store.listSegments(collectionId);
+    const known = new Set(recorded.map((r) => r.fileName));
+    for (const name of fs.readdirSync(directory)) {
+      // A file with no row is garbage: its build finished but was never recorded (or was replaced).
+      if (name.endsWith('.seg') && !known.has(name)) fs.rmSync(path.join(directory, name), { force: true });
+    }
+    void removeStaleSegmentTempFiles(directory).catch(() => undefined);
+    for (const record of recorded) {
+      try {
+        set.install(record, full);
+      } catch (error) {
+        // An unreadable segment is forgotten and set aside as NAME.corrupt for inspection; its
+        // documents go back to the tail and are rebuilt from the store.
+        set.lastError = { code: (error as { code?: string }).code ?? 'SEGMENT_UNREADABLE', message: (error as Error).message };
+        store.forgetSegment(collectionId, record.segmentId);
+        const file = path.join(directory, record.fileName);
+        if (fs.existsSync(file)) fs.renameSync(file, `${file}.corrupt`);
+      }
+    }
+    return set;
+  }
+
+  get segmentCount(): number {
+    return this.segments.length;
+  }
+
+  get tailSize(): number {
+    return this.tailVectors.size;
+  }
+
+  get error(): { code: string; message: string } | undefined {
+    return this.lastError;
+  }
+
+  statistics(): { segments: { id: number; documents: number; deleted: number; bytes: number }[]; tail: number; building: boolean } {
+    return {
+      segments: this.segments.map((s) => ({
+        id: s.record.segmentId,
+        documents: s.record.docCount,
+        deleted: s.deletedRows.size,
+        bytes: s.record.byteSize,
+      })),
+      tail: this.tailVectors.size,
+      building: this.building !== undefined,
+    };
+  }
+
+  /** True when a segment holds this document (live or tombstoned). */
+  contains(docNumber: number): boolean {
+    return this.segmentOf(docNumber) !== undefined;
+  }
+
+  addToTail(docNumber: number, indices: Uint32Array, weights: Float32Array): void {
+    this.tailVectors.set(docNumber, { indices, weights });
+    this.tail.add(docNumber, this.externalId(docNumber), indices, weights, new Uint32Array(0));
+  }
+
+  /** A document left the collection (deleted or replaced): tombstone it wherever it is. */
+  remove(docNumber: number): void {
+    const vector = this.tailVectors.get(docNumber);
+    if (vector) {
+      this.tailVectors.delete(docNumber);
+      this.tail.remove(docNumber, vector.indices, new Uint32Array(0));
+      return;
+    }
+    const found = this.segmentOf(docNumber);
+    if (!found) return;
+    const { segment, row } = found;
+    if (segment.deletedRows.has(row)) return;
+    segment.deletedRows.add(row);
+    // Copy-on-write: a search in progress keeps reading the words it started with.
+    const words = new Uint32Array(Math.max(segment.deletedWords.length, (segment.docNumbers.length + 31) >>> 5));
+    words.set(segment.deletedWords);
+    words[row >>> 5]! |= 1 << (row & 31);
+    segment.deletedWords = words;
+  }
+
+  search(query: ExactQuery, options: ApproximateOptions): Candidate[] {
+    const candidates: Candidate[] = [];
+    const queryCut = options.queryCut ?? this.settings.query.queryCut ?? DEFAULT_QUERY_PARAMS.queryCut;
+    const heapFactor = options.heapFactor ?? this.settings.query.heapFactor ?? DEFAULT_QUERY_PARAMS.heapFactor;
+    for (const segment of this.segments) {
+      // Terms the segment never saw (added to the dictionary later) cannot match in it.
+      let usable = 0;
+      const dim = segment.searcher.dim;
+      while (usable < query.termIds.length && query.termIds[usable]! < dim) usable++;
+      if (usable === 0) continue;
+      const excluded = options.allow ? this.excludedWithFilter(segment, options.allow) : segment.deletedWords;
+      const segmentQuery = { indices: query.termIds.subarray(0, usable), values: query.weights.subarray(0, usable) };
+      let depth = options.k;
+      let result = segment.searcher.search(segmentQuery, { k: depth, queryCut, heapFactor, excluded });
+      // A segment breaks ties by row; the collection breaks them by id. When the k-th score is tied
+      // at the end of the list, widen the request until the whole tie group is in the candidates.
+      while (
+        options.k > 0 &&
+        result.docs.length === depth &&
+        depth < segment.docNumbers.length &&
+        result.scores[depth - 1] === result.scores[options.k - 1]
+      ) {
+        depth = Math.min(depth * 4, segment.docNumbers.length);
+        result = segment.searcher.search(segmentQuery, { k: depth, queryCut, heapFactor, excluded });
+      }
+      for (let i = 0; i < result.docs.length; i++) candidates.push({ docNumber: segment.docNumbers[result.docs[i]!]!, score: result.scores[i]! });
+    }
+    const allow = options.allow;
+    const tail = this.tail.search(query, { k: options.k, ...(allow ? { accept: (doc: number) => allow.has(doc) } : {}) });
+    for (let i = 0; i < tail.docNumbers.length; i++) candidates.push({ docNumber: tail.docNumbers[i]!, score: tail.scores[i]! });
+    return candidates;
+  }
+
+  /**
+   * Builds a segment from the tail when it has grown to segmentMinDocs (or always, when forced
+   * and the tail is not empty), then merges if there are too many segments. Resolves when done;
+   * concurrent calls share one build.
+   */
+  maybeBuild(full: ExactIndex, force = false): Promise<void> {
+    if (this.building) return this.building;
+    const due = force ? this.tailVectors.size > 0 : this.tailVectors.size >= this.settings.segmentMinDocs;
+    const mergeDue = this.segments.length > this.settings.mergeFactor;
+    if (!due && !mergeDue) return Promise.resolve();
+    this.building = (async () => {
+      try {
+        if (due) await this.buildFromTail(full);
+        // Documents that arrived during the build may already make another segment due.
+        while (!this.closed && this.tailVectors.size >= this.settings.segmentMinDocs) await this.buildFromTail(full);
+        while (!this.closed && this.segments.length > this.settings.mergeFactor) {
+          if (!(await this.mergeSmallest(full))) break;
+        }
+      } catch (error) {
+        this.lastError = { code: (error as { code?: string }).code ?? 'SEGMENT_BUILD_FAILED', message: (error as Error).message };
+      } finally {
+        this.building = undefined;
+      }
+    })();
+    return this.building;
+  }
+
+  /** Waits for a build in progress, if any. */
+  async idle(): Promise<void> {
+    while (this.building) await this.building;
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const segment of this.segments) segment.searcher.dispose();
+    this.segments.length = 0;
+  }
+
+  private async buildFromTail(full: ExactIndex): Promise<void> {
+    const all = [...this.tailVectors.keys()].sort((a, b) => a - b);
+    for (let start = 0; start < all.length && !this.closed; start += this.settings.maxSegmentDocs) {
+      const docNumbers = Uint32Array.from(all.slice(start, start + this.settings.maxSegmentDocs).filter((doc) => this.tailVectors.has(doc)));
+      const vectors = Array.from(docNumbers, (doc) => this.tailVectors.get(doc)!);
+      await this.buildAndInstall(docNumbers, vectors, [], full);
+    }
+  }
+
+  /** Merges the smallest segments whose live documents fit in one segment; false when none can. */
+  private async mergeSmallest(full: ExactIndex): Promise<boolean> {
+    const bySize = [...this.segments].sort((a, b) => a.record.docCount - b.record.docCount);
+    const chosen: LoadedSegment[] = [];
+    let total = 0;
+    for (const segment of bySize) {
+      const live = segment.record.docCount - segment.deletedRows.size;
+      if (chosen.length >= this.settings.mergeFactor || total + live > this.settings.maxSegmentDocs) break;
+      chosen.push(segment);
+      total += live;
+    }
+    if (chosen.length < 2) return false;
+    const docs: number[] = [];
+    for (const segment of chosen) {
+      for (let row = 0; row < segment.docNumbers.length; row++) if (!segment.deletedRows.has(row)) docs.push(segment.docNumbers[row]!);
+    }
+    docs.sort((a, b) => a - b);
+    const docNumbers = Uint32Array.from(docs);
+    // Merged documents are re-read from the store and weighed with today's statistics.
+    const byNumber = new Map<number, { indices: Uint32Array; weights: Float32Array }>();
+    if (docs.length > 0) {
+      for (const doc of this.store.iterateVectorsInRange(this.collectionId, docs[0]!, docs[docs.length - 1]!)) {
+        if (!full.isAlive(doc.docNumber)) continue;
+        byNumber.set(doc.docNumber, { indices: doc.indices, weights: full.documentWeights(doc.indices, doc.values, doc.fieldLengths) });
+      }
+    }
+    const kept = docs.filter((d) => byNumber.has(d));
+    await this.buildAndInstall(Uint32Array.from(kept), kept.map((d) => byNumber.get(d)!), chosen, full);
+    return true;
+  }
+
+  private async buildAndInstall(
+    docNumbers: Uint32Array,
+    vectors: { indices: Uint32Array; weights: Float32Array }[],
+    replaced: LoadedSegment[],
+    full: ExactIndex,
+  ): Promise<void> {
+    let nnz = 0;
+    let dim = 0;
+    for (const v of vectors) {
+      nnz += v.indices.length;
+      if (v.indices.length > 0) dim = Math.max(dim, v.indices[v.indices.length - 1]! + 1);
+    }
+    const indptr = new Uint32Array(vectors.length + 1);
+    const indices = new Uint32Array(nnz);
+    const values = new Float32Array(nnz);
+    let at = 0;
+    vectors.forEach((v, row) => {
+      indices.set(v.indices, at);
+      values.set(v.weights, at);
+      at += v.indices.length;
+      indptr[row + 1] = at;
+    });
+    const segmentId = this.nextSegmentId();
+    const fileName = `seg-${String(segmentId).padStart(6, '0')}.seg`;
+    const filePath = path.join(this.directory, fileName);
+    const createdAt = new Date().toISOString();
+    const job: SegmentBuildJob = {
+      rows: vectors.length,
+      dim,
+      indptr,
+      indices,
+      values,
+      docNumbers,
+      params: this.settings.build,
+      path: filePath,
+      metadata: { ...this.metadataForBuild(), segmentId, createdAt },
+    };
+    const reply = await runBuildWorker(job);
+    if (!reply.ok) throw new SparrowError(reply.code, `segment build failed: ${reply.message}`);
+    if (this.closed) {
+      fs.rmSync(filePath, { force: true });
+      return;
+    }
+    const record: SegmentRecord = {
+      segmentId,
+      fileName,
+      docCount: docNumbers.length,
+      minDocNumber: docNumbers.length ? docNumbers[0]! : 0,
+      maxDocNumber: docNumbers.length ? docNumbers[docNumbers.length - 1]! : 0,
+      byteSize: reply.byteLength,
+      createdAt,
+    };
+    // Recorded only after the file is complete and renamed into place (see index-format/README.md).
+    this.store.replaceSegments(this.collectionId, record, replaced.map((s) => s.record.segmentId));
+    // From here on everything is synchronous: searches see the old set or the new one, never a mix.
+    for (const segment of replaced) {
+      this.segments.splice(this.segments.indexOf(segment), 1);
+      segment.searcher.dispose();
+      fs.rmSync(path.join(this.directory, segment.record.fileName), { force: true });
+    }
+    this.install(record, full);
+    for (const doc of docNumbers) {
+      const vector = this.tailVectors.get(doc);
+      if (!vector) continue;
+      this.tailVectors.delete(doc);
+      this.tail.remove(doc, vector.indices, new Uint32Array(0));
+    }
+  }
+
+  /** Segment ids are never reused, not even those of files set aside as corrupt. */
+  private nextSegmentId(): number {
+    let max = this.store.nextSegmentId(this.collectionId) - 1;
+    for (const name of fs.readdirSync(this.directory)) {
+      const match = /^seg-(\d+)\.seg/.exec(name);
+      if (match) max = Math.max(max, Number(match[1]));
+    }
+    return max + 1;
+  }
+
+  private install(record: SegmentRecord, full: ExactIndex): void {
+    const contents = readSegmentFileSync(path.join(this.directory, record.fileName));
+    const searcher = openSeismicSearcher(contents.index, { defaults: this.settings.query });
+    const deletedRows = new RoaringBitmap32();
+    const docNumbers = contents.docNumbers;
+    for (let row = 0; row < docNumbers.length; row++) if (!full.isAlive(docNumbers[row]!)) deletedRows.add(row);
+    const segment: LoadedSegment = { record, docNumbers, searcher, deletedRows, deletedWords: toWords(deletedRows, docNumbers.length) };
+    this.segments.push(segment);
+  }
+
+  private segmentOf(docNumber: number): { segment: LoadedSegment; row: number } | undefined {
+    for (const segment of this.segments) {
+      if (docNumber < segment.record.minDocNumber || docNumber > segment.record.maxDocNumber) continue;
+      const row = binarySearch(segment.docNumbers, docNumber);
+      if (row >= 0) return { segment, row };
+    }
+    return undefined;
+  }
+
+  private excludedWithFilter(segment: LoadedSegment, allow: Bitmap): Uint32Array {
+    const rows = segment.docNumbers.length;
+    const words = new Uint32Array((rows + 31) >>> 5).fill(0xffffffff);
+    // Walk the allowed doc numbers that fall inside this segment's range and clear their bits.
+    const inRange = allow.rangeUint32Array(segment.record.minDocNumber, segment.record.maxDocNumber + 1);
+    let row = 0;
+    for (const doc of inRange) {
+      while (row < rows && segment.docNumbers[row]! < doc) row++;
+      if (row < rows && segment.docNumbers[row] === doc) words[row >>> 5]! &= ~(1 << (row & 31));
+    }
+    for (let w = 0; w < segment.deletedWords.length; w++) words[w]! |= segment.deletedWords[w]!;
+    return words;
+  }
+}
+
+function toWords(bitmap: Bitmap, rows: number): Uint32Array {
+  const words = new Uint32Array((rows + 31) >>> 5);
+  for (const row of bitmap) words[row >>> 5]! |= 1 << (row & 31);
+  return words;
+}
+
+function binarySearch(sorted: Uint32Array, value: number): number {
+  let lo = 0;
+  let hi = sorted.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    const v = sorted[mid]!;
+    if (v === value) return mid;
+    if (v < value) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -1;
+}
+
+function runBuildWorker(job: SegmentBuildJob): Promise<SegmentBuildReply> {
+  return new Promise((resolve) => {
+    const worker = new Worker(new URL('./segment-build-worker.js', import.meta.url));
+    let settled = false;
+    worker.once('message', (reply: SegmentBuildReply) => {
+      settled = true;
+      resolve(reply);
+      void worker.terminate();
+    });
+    worker.once('error', (error) => {
+      if (!settled) resolve({ ok: false, code: 'SEGMENT_BUILD_FAILED', message: error.message });
+    });
+    worker.once('exit', (code) => {
+      if (!settled) resolve({ ok: false, code: 'SEGMENT_BUILD_FAILED', message: `build worker exited with code ${code}` });
+    });
+    worker.postMessage(job, [job.indptr.buffer, job.indices.buffer, job.values.buffer] as ArrayBuffer[]);
+  });
+}

@@ -1,0 +1,639 @@
+import type { SparseMatrix } from '../sparse-matrix.js';
+import { SeismicError } from './errors.js';
+import { f32ToF16Bits, F16_MAX } from './f16.js';
+import type { SeismicIndexData, TermIdArray } from './index-data.js';
+import { resolveBuildParams, UNCAPPED, type ForwardValueFormat, type SeismicBuildParams } from './params.js';
+import { SeededRandom } from './random.js';
+import { energyThreshold, kthLargest, type EnergyCut } from './select.js';
+
+/** Bounds the clustering scratch; lists this long are split into smaller blocks anyway. */
+const MAX_BLOCKS_PER_LIST = 65535;
+
+/**
+ * Builds the approximate index over docs (row = document number). Deterministic: the same matrix
+ * and params give identical arrays.
+ */
+export function buildSeismicIndex(docs: SparseMatrix, overrides: Partial<SeismicBuildParams> = {}): SeismicIndexData {
+  const params = resolveBuildParams(overrides);
+  validateMatrix(docs);
+  const forward = buildForwardIndex(docs, params.forwardValues);
+  const lists = invert(docs);
+  if (params.pruning === 'global') pruneGlobally(lists, params.postingCap, params.globalListCapFactor);
+  else pruneEachList(lists, params.postingCap);
+  const cuts = clusteringCuts(docs, params.clusterDocCut);
+  const blocked = blockAndSummarize(docs, lists, cuts, params);
+  return {
+    formatVersion: 1,
+    params,
+    docCount: docs.rows,
+    dim: docs.dim,
+    forwardIndptr: forward.indptr,
+    forwardTerms: forward.terms,
+    forwardValues: forward.values,
+    forwardScales: forward.scales,
+    forwardOffsets: forward.offsets,
+    listBlockStart: blocked.listBlockStart,
+    blockDocStart: blocked.blockDocStart,
+    postingDocs: blocked.postingDocs,
+    summaryStart: blocked.summaryStart,
+    summaryTerms: blocked.summaryTerms,
+    summaryValues: blocked.summaryValues,
+    summaryScale: blocked.summaryScale,
+    summaryOffset: blocked.summaryOffset,
+  };
+}
+
+function badMatrix(message: string): never {
+  throw new SeismicError('SEISMIC_BAD_MATRIX', message);
+}
+
+/** The whole SparseMatrix contract, checked once, since the scorers trust it blindly. */
+export function validateMatrix(docs: SparseMatrix): void {
+  const { rows, dim, indptr, indices, values } = docs;
+  if (!Number.isInteger(rows) || rows < 0 || rows > 0xfffffffe) badMatrix(`rows must be an integer in [0, 2^32-2], got ${rows}`);
+  if (!Number.isInteger(dim) || dim < 0 || dim > 0xffffffff) badMatrix(`dim must be an integer in [0, 2^32-1], got ${dim}`);
+  if (indptr.length !== rows + 1) badMatrix(`indptr has length ${indptr.length}, expected ${rows + 1}`);
+  if (indptr[0] !== 0) badMatrix('indptr[0] must be 0');
+  if (indices.length !== values.length) badMatrix('indices and values differ in length');
+  if (indptr[rows] !== indices.length) badMatrix(`indptr[rows] = ${indptr[rows]} but there are ${indices.length} nonzeros`);
+  for (let r = 0; r < rows; r++) {
+    const start = indptr[r]!;
+    const end = indptr[r + 1]!;
+    if (end < start) badMatrix(`indptr decreases at row ${r}`);
+    let previous = -1;
+    for (let i = start; i < end; i++) {
+      const term = indices[i]!;
+      if (term >= dim) badMatrix(`row ${r} has term ${term} >= dim ${dim}`);
+      if (term <= previous) badMatrix(`row ${r} term ids are not strictly increasing`);
+      previous = term;
+      if (!Number.isFinite(values[i]!)) badMatrix(`row ${r} has a non-finite weight`);
+    }
+  }
+}
+
+interface ForwardIndex {
+  indptr: Uint32Array;
+  terms: TermIdArray;
+  values: Float32Array | Uint16Array | Uint8Array;
+  scales: Float32Array;
+  offsets: Float32Array;
+}
+
+function buildForwardIndex(docs: SparseMatrix, format: ForwardValueFormat): ForwardIndex {
+  const nnz = docs.indices.length;
+  const terms: TermIdArray = docs.dim > 65536 ? new Uint32Array(nnz) : new Uint16Array(nnz);
+  terms.set(docs.indices);
+  const indptr = new Uint32Array(docs.indptr);
+  if (format === 'f32') {
+    return { indptr, terms, values: new Float32Array(docs.values), scales: new Float32Array(0), offsets: new Float32Array(0) };
+  }
+  if (format === 'f16') {
+    const values = new Uint16Array(nnz);
+    for (let i = 0; i < nnz; i++) {
+      const value = docs.values[i]!;
+      values[i] = f32ToF16Bits(value > F16_MAX ? F16_MAX : value < -F16_MAX ? -F16_MAX : value);
+    }
+    return { indptr, terms, values, scales: new Float32Array(0), offsets: new Float32Array(0) };
+  }
+  const values = new Uint8Array(nnz);
+  const scales = new Float32Array(docs.rows);
+  const offsets = new Float32Array(docs.rows);
+  for (let d = 0; d < docs.rows; d++) {
+    const start = docs.indptr[d]!;
+    const end = docs.indptr[d + 1]!;
+    if (end === start) continue;
+    let min = Infinity;
+    let max = -Infinity;
+    for (let i = start; i < end; i++) {
+      const value = docs.values[i]!;
+      if (value < min) min = value;
+      if (value > max) max = value;
+    }
+    const scale = Math.fround((max - min) / 255);
+    offsets[d] = min;
+    scales[d] = scale;
+    for (let i = start; i < end; i++) {
+      values[i] = scale > 0 ? Math.min(255, Math.round((docs.values[i]! - min) / scale)) : 0;
+    }
+  }
+  return { indptr, terms, values, scales, offsets };
+}
+
+/** Term-major copy of the collection; lists are pruned in place (start moves, arrays are reused). */
+interface PostingLists {
+  start: Uint32Array;
+  docs: Uint32Array;
+  values: Float32Array;
+}
+
+function invert(docs: SparseMatrix): PostingLists {
+  const { rows, dim, indptr, indices, values } = docs;
+  const nnz = indices.length;
+  const start = new Uint32Array(dim + 1);
+  for (let i = 0; i < nnz; i++) start[indices[i]! + 1]!++;
+  for (let t = 0; t < dim; t++) start[t + 1]! += start[t]!;
+  const cursor = start.slice(0, dim);
+  const listDocs = new Uint32Array(nnz);
+  const listValues = new Float32Array(nnz);
+  for (let d = 0; d < rows; d++) {
+    for (let i = indptr[d]!; i < indptr[d + 1]!; i++) {
+      const slot = cursor[indices[i]!]!++;
+      listDocs[slot] = d;
+      listValues[slot] = values[i]!;
+    }
+  }
+  return { start, docs: listDocs, values: listValues };
+}
+
+/** Keeps each list's cap largest weights (ties: lower document first), preserving document order. */
+function pruneEachList(lists: PostingLists, cap: number): void {
+  if (cap >= UNCAPPED) return;
+  const { start, docs, values } = lists;
+  const dim = start.length - 1;
+  let longest = 0;
+  for (let t = 0; t < dim; t++) longest = Math.max(longest, start[t + 1]! - start[t]!);
+  const scratch = new Float32Array(Math.max(longest, 1));
+  let write = 0;
+  let listStart = 0;
+  for (let t = 0; t < dim; t++) {
+    const listEnd = start[t + 1]!;
+    const length = listEnd - listStart;
+    if (length <= cap) {
+      if (write !== listStart) {
+        docs.copyWithin(write, listStart, listEnd);
+        values.copyWithin(write, listStart, listEnd);
+      }
+      write += length;
+    } else {
+      scratch.set(values.subarray(listStart, listEnd));
+      const threshold = kthLargest(scratch, length, cap);
+      let greater = 0;
+      for (let i = listStart; i < listEnd; i++) if (values[i]! > threshold) greater++;
+      let tiesAllowed = cap - greater;
+      for (let i = listStart; i < listEnd; i++) {
+        const value = values[i]!;
+        if (value > threshold || (value === threshold && tiesAllowed-- > 0)) {
+          docs[write] = docs[i]!;
+          values[write] = value;
+          write++;
+        }
+      }
+    }
+    listStart = listEnd;
+    start[t + 1] = write;
+  }
+}
+
+/**
+ * One weight threshold for the whole collection (keeping postingCap × non-empty lists entries),
+ * then a per-list ceiling of globalListCapFactor × postingCap.
+ */
+function pruneGlobally(lists: PostingLists, postingCap: number, listCapFactor: number): void {
+  const { start, docs, values } = lists;
+  const dim = start.length - 1;
+  const nnz = start[dim]!;
+  if (postingCap >= UNCAPPED) return;
+  let nonEmpty = 0;
+  for (let t = 0; t < dim; t++) if (start[t + 1]! > start[t]!) nonEmpty++;
+  const budget = postingCap * nonEmpty;
+  if (budget < nnz) {
+    const threshold = kthLargest(new Float32Array(values.subarray(0, nnz)), nnz, budget);
+    let greater = 0;
+    for (let i = 0; i < nnz; i++) if (values[i]! > threshold) greater++;
+    let tiesAllowed = budget - greater;
+    let write = 0;
+    let listStart = 0;
+    for (let t = 0; t < dim; t++) {
+      const listEnd = start[t + 1]!;
+      for (let i = listStart; i < listEnd; i++) {
+        const value = values[i]!;
+        if (value > threshold || (value === threshold && tiesAllowed-- > 0)) {
+          docs[write] = docs[i]!;
+          values[write] = value;
+          write++;
+        }
+      }
+      listStart = listEnd;
+      start[t + 1] = write;
+    }
+  }
+  pruneEachList(lists, Math.min(UNCAPPED, Math.ceil(listCapFactor * postingCap)));
+}
+
+/** Each document's clusterDocCut largest components (ties: lower term first). */
+interface ClusteringCuts {
+  cut: number;
+  length: Uint32Array;
+  terms: Uint32Array;
+  values: Float32Array;
+}
+
+function clusteringCuts(docs: SparseMatrix, cut: number): ClusteringCuts {
+  const { rows, indptr, indices, values } = docs;
+  let longestRow = 0;
+  for (let d = 0; d < rows; d++) longestRow = Math.max(longestRow, indptr[d + 1]! - indptr[d]!);
+  const width = Math.max(1, Math.min(cut, longestRow));
+  const length = new Uint32Array(rows);
+  const cutTerms = new Uint32Array(rows * width);
+  const cutValues = new Float32Array(rows * width);
+  for (let d = 0; d < rows; d++) {
+    const base = d * width;
+    let kept = 0;
+    for (let i = indptr[d]!; i < indptr[d + 1]!; i++) {
+      const value = values[i]!;
+      // Kept entries are in descending value order; equal values keep term order (terms ascend).
+      if (kept === width && !(value > cutValues[base + kept - 1]!)) continue;
+      let slot = kept < width ? kept++ : kept - 1;
+      while (slot > 0 && cutValues[base + slot - 1]! < value) {
+        cutValues[base + slot] = cutValues[base + slot - 1]!;
+        cutTerms[base + slot] = cutTerms[base + slot - 1]!;
+        slot--;
+      }
+      cutValues[base + slot] = value;
+      cutTerms[base + slot] = indices[i]!;
+    }
+    length[d] = kept;
+  }
+  return { cut: width, length, terms: cutTerms, values: cutValues };
+}
+
+/** Append-only typed array. */
+class GrowableArray<T extends Uint32Array | Uint16Array | Uint8Array | Float32Array> {
+  data: T;
+  length = 0;
+  constructor(private readonly make: (size: number) => T, initial: number) {
+    this.data = make(Math.max(16, initial));
+  }
+  reserve(extra: number): void {
+    const needed = this.length + extra;
+    if (needed <= this.data.length) return;
+    const next = this.make(Math.max(needed, Math.ceil(this.data.length * 1.5)));
+    next.set(this.data.subarray(0, this.length) as never);
+    this.data = next;
+  }
+  push(value: number): void {
+    if (this.length === this.data.length) this.reserve(1);
+    this.data[this.length++] = value;
+  }
+  toArray(): T {
+    return this.data.slice(0, this.length) as T;
+  }
+}
+interface BlockedLists {
+  listBlockStart: Uint32Array;
+  blockDocStart: Uint32Array;
+  postingDocs: Uint32Array;
+  summaryStart: Uint32Array;
+  summaryTerms: TermIdArray;
+  summaryValues: Uint8Array;
+  summaryScale: Float32Array;
+  summaryOffset: Float32Array;
+}
+
+/**
+ * Clusters every pruned list into blocks and writes each block's quantized summary. Scratch
+ * arrays are sized once for the longest list and the vocabulary, then reused for every list;
+ * each step is its own small method so the JIT optimizes them separately.
+ */
+function blockAndSummarize(docs: SparseMatrix, lists: PostingLists, cuts: ClusteringCuts, params: SeismicBuildParams): BlockedLists {
+  const builder = new BlockBuilder(docs, lists, cuts, params);
+  for (let t = 0; t < docs.dim; t++) builder.addList(t);
+  return builder.finish();
+}
+
+class BlockBuilder {
+  private readonly docIndptr: Uint32Array;
+  private readonly docTerms: Uint32Array;
+  private readonly docValues: Float32Array;
+  private readonly listStart: Uint32Array;
+  private readonly listDocs: Uint32Array;
+  private readonly listValues: Float32Array;
+  private readonly random: SeededRandom;
+
+  // Output.
+  private readonly listBlockStart: Uint32Array;
+  private readonly blockDocStart: GrowableArray<Uint32Array>;
+  private readonly postingDocs: Uint32Array;
+  private postingsWritten = 0;
+  private readonly summaryStart: GrowableArray<Uint32Array>;
+  private readonly summaryTerms: GrowableArray<Uint32Array>;
+  private readonly summaryValues: GrowableArray<Uint8Array>;
+  private readonly summaryScale: GrowableArray<Float32Array>;
+  private readonly summaryOffset: GrowableArray<Float32Array>;
+
+  // Clustering scratch.
+  private readonly positions: Uint32Array;
+  private readonly centroidDocs: Uint32Array;
+  private readonly centroidScores: Float64Array;
+  private readonly clusterSize: Uint32Array;
+  private readonly clusterBlock: Int32Array;
+  private readonly assignment: Uint32Array;
+  private readonly centroidTermStart: Uint32Array;
+  private readonly centroidTermEnd: Uint32Array;
+  private readonly touchedTerms: Uint32Array;
+  private readonly centroidEntryIndex: GrowableArray<Uint32Array>;
+  private readonly centroidEntryValue: GrowableArray<Float32Array>;
+
+  // Summary scratch: maxValue is -Infinity for every term outside the block being summarized.
+  private readonly maxValue: Float32Array;
+  private readonly blockTerms: Uint32Array;
+  private readonly keptTerms: Uint32Array;
+  private readonly energyScratch: Float32Array;
+  private readonly energyCut: EnergyCut = { threshold: 0, tiesKept: 0 };
+
+  constructor(
+    docs: SparseMatrix,
+    lists: PostingLists,
+    private readonly cuts: ClusteringCuts,
+    private readonly params: SeismicBuildParams,
+  ) {
+    const dim = docs.dim;
+    this.docIndptr = docs.indptr;
+    this.docTerms = docs.indices;
+    this.docValues = docs.values;
+    this.listStart = lists.start;
+    this.listDocs = lists.docs;
+    this.listValues = lists.values;
+    this.random = new SeededRandom(params.seed);
+    const kept = lists.start[dim]!;
+    let longest = 0;
+    for (let t = 0; t < dim; t++) longest = Math.max(longest, lists.start[t + 1]! - lists.start[t]!);
+
+    const expectedBlocks = Math.ceil(kept * params.blockFraction) + dim + 1;
+    this.listBlockStart = new Uint32Array(dim + 1);
+    this.blockDocStart = new GrowableArray((n) => new Uint32Array(n), expectedBlocks);
+    this.blockDocStart.push(0);
+    this.postingDocs = new Uint32Array(kept);
+    this.summaryStart = new GrowableArray((n) => new Uint32Array(n), expectedBlocks);
+    this.summaryStart.push(0);
+    this.summaryTerms = new GrowableArray((n) => (dim > 65536 ? new Uint32Array(n) : (new Uint16Array(n) as unknown as Uint32Array)), 1 << 20);
+    this.summaryValues = new GrowableArray((n) => new Uint8Array(n), 1 << 20);
+    this.summaryScale = new GrowableArray((n) => new Float32Array(n), expectedBlocks);
+    this.summaryOffset = new GrowableArray((n) => new Float32Array(n), expectedBlocks);
+
+    const maxCentroids = Math.min(MAX_BLOCKS_PER_LIST, Math.max(1, Math.ceil(params.blockFraction * longest)));
+    this.positions = new Uint32Array(Math.max(longest, 1));
+    this.centroidDocs = new Uint32Array(maxCentroids);
+    this.centroidScores = new Float64Array(maxCentroids);
+    this.clusterSize = new Uint32Array(maxCentroids);
+    this.clusterBlock = new Int32Array(maxCentroids);
+    this.assignment = new Uint32Array(Math.max(longest, 1));
+    this.centroidTermStart = new Uint32Array(dim);
+    this.centroidTermEnd = new Uint32Array(dim);
+    this.touchedTerms = new Uint32Array(dim);
+    this.centroidEntryIndex = new GrowableArray((n) => new Uint32Array(n), 1 << 16);
+    this.centroidEntryValue = new GrowableArray((n) => new Float32Array(n), 1 << 16);
+
+    this.maxValue = new Float32Array(dim).fill(-Infinity);
+    this.blockTerms = new Uint32Array(dim);
+    this.keptTerms = new Uint32Array(dim);
+    this.energyScratch = new Float32Array(dim);
+  }
+
+  addList(term: number): void {
+    const first = this.listStart[term]!;
+    const length = this.listStart[term + 1]! - first;
+    let blockCount = 0;
+    if (length > 0) {
+      blockCount = this.cluster(term, first, length);
+      const blockBase = this.writeBlocks(first, length, blockCount);
+      for (let b = 0; b < blockCount; b++) this.summarizeBlock(this.blockDocStart.data[blockBase + b]!, this.blockDocStart.data[blockBase + b + 1]!);
+    }
+    this.listBlockStart[term + 1] = this.listBlockStart[term]! + blockCount;
+  }
+
+  /**
+   * Assigns each document of the list to a block (this.assignment); returns the block count.
+   * Centroids are distinct random members of the list; a document joins the centroid of largest
+   * dot product; clusters below minBlockSize are dissolved into the next best survivor.
+   */
+  private cluster(term: number, first: number, length: number): number {
+    const { params, assignment, clusterBlock, clusterSize } = this;
+    let centroidCount = Math.min(MAX_BLOCKS_PER_LIST, Math.max(1, Math.ceil(params.blockFraction * length)));
+    if (length <= params.minBlockSize) centroidCount = 1;
+    if (centroidCount === 1) {
+      assignment.fill(0, 0, length);
+      return 1;
+    }
+    this.sampleCentroids(first, length, centroidCount);
+    const touchedCount = this.indexCentroids(centroidCount);
+    clusterSize.fill(0, 0, centroidCount);
+    clusterBlock.fill(0, 0, centroidCount);
+    for (let p = 0; p < length; p++) {
+      const c = this.bestCentroid(term, first, p, centroidCount, false);
+      assignment[p] = c;
+      clusterSize[c]!++;
+    }
+    let alive = 0;
+    for (let c = 0; c < centroidCount; c++) clusterBlock[c] = clusterSize[c]! >= params.minBlockSize ? alive++ : -1;
+    if (alive === 0) {
+      assignment.fill(0, 0, length);
+      alive = 1;
+    } else {
+      for (let p = 0; p < length; p++) {
+        if (clusterBlock[assignment[p]!]! < 0) assignment[p] = this.bestCentroid(term, first, p, centroidCount, true);
+      }
+      for (let p = 0; p < length; p++) assignment[p] = clusterBlock[assignment[p]!]!;
+    }
+    const { touchedTerms, centroidTermStart, centroidTermEnd } = this;
+    for (let i = 0; i < touchedCount; i++) {
+      const t = touchedTerms[i]!;
+      centroidTermStart[t] = 0;
+      centroidTermEnd[t] = 0;
+    }
+    return alive;
+  }
+
+  private sampleCentroids(first: number, length: number, centroidCount: number): void {
+    const { positions, centroidDocs, listDocs, random } = this;
+    for (let i = 0; i < length; i++) positions[i] = i;
+    for (let c = 0; c < centroidCount; c++) {
+      const pick = c + random.nextInt(length - c);
+      const chosen = positions[pick]!;
+      positions[pick] = positions[c]!;
+      positions[c] = chosen;
+      centroidDocs[c] = listDocs[first + chosen]!;
+    }
+  }
+
+  /** Inverted index over the centroids' full vectors: term -> (centroid, weight). */
+  private indexCentroids(centroidCount: number): number {
+    const { centroidDocs, docIndptr, docTerms, docValues, centroidTermStart, centroidTermEnd, touchedTerms } = this;
+    let touchedCount = 0;
+    for (let c = 0; c < centroidCount; c++) {
+      const d = centroidDocs[c]!;
+      for (let i = docIndptr[d]!; i < docIndptr[d + 1]!; i++) {
+        const t = docTerms[i]!;
+        if (centroidTermEnd[t] === 0) touchedTerms[touchedCount++] = t;
+        centroidTermEnd[t]!++;
+      }
+    }
+    let running = 0;
+    for (let i = 0; i < touchedCount; i++) {
+      const t = touchedTerms[i]!;
+      const count = centroidTermEnd[t]!;
+      centroidTermStart[t] = running;
+      centroidTermEnd[t] = running;
+      running += count;
+    }
+    this.centroidEntryIndex.length = 0;
+    this.centroidEntryValue.length = 0;
+    this.centroidEntryIndex.reserve(running);
+    this.centroidEntryValue.reserve(running);
+    const entryIndex = this.centroidEntryIndex.data;
+    const entryValue = this.centroidEntryValue.data;
+    for (let c = 0; c < centroidCount; c++) {
+      const d = centroidDocs[c]!;
+      for (let i = docIndptr[d]!; i < docIndptr[d + 1]!; i++) {
+        const slot = centroidTermEnd[docTerms[i]!]!++;
+        entryIndex[slot] = c;
+        entryValue[slot] = docValues[i]!;
+      }
+    }
+    return touchedCount;
+  }
+
+  private bestCentroid(term: number, first: number, position: number, centroidCount: number, aliveOnly: boolean): number {
+    const { centroidScores, centroidTermStart, centroidTermEnd, clusterBlock, cuts } = this;
+    const entryIndex = this.centroidEntryIndex.data;
+    const entryValue = this.centroidEntryValue.data;
+    const cutTerms = cuts.terms;
+    const cutValues = cuts.values;
+    const d = this.listDocs[first + position]!;
+    centroidScores.fill(0, 0, centroidCount);
+    // The list's own term is shared with every centroid, so it always contributes; the
+    // document's largest components carry the topical signal.
+    let includesOwnTerm = false;
+    const cutBase = d * cuts.cut;
+    const cutEnd = cutBase + cuts.length[d]!;
+    for (let i = cutBase; i < cutEnd; i++) {
+      const t = cutTerms[i]!;
+      if (t === term) includesOwnTerm = true;
+      const weight = cutValues[i]!;
+      const end = centroidTermEnd[t]!;
+      for (let e = centroidTermStart[t]!; e < end; e++) centroidScores[entryIndex[e]!]! += weight * entryValue[e]!;
+    }
+    if (!includesOwnTerm) {
+      const weight = this.listValues[first + position]!;
+      const end = centroidTermEnd[term]!;
+      for (let e = centroidTermStart[term]!; e < end; e++) centroidScores[entryIndex[e]!]! += weight * entryValue[e]!;
+    }
+    let best = 0;
+    let bestScore = -Infinity;
+    for (let c = 0; c < centroidCount; c++) {
+      if (aliveOnly && clusterBlock[c]! < 0) continue;
+      if (centroidScores[c]! > bestScore) {
+        bestScore = centroidScores[c]!;
+        best = c;
+      }
+    }
+    return best;
+  }
+
+  /** Counting sort of the list into its blocks (document order kept inside each block). */
+  private writeBlocks(first: number, length: number, blockCount: number): number {
+    const { assignment, postingDocs, listDocs } = this;
+    const blockBase = this.blockDocStart.length - 1;
+    this.blockDocStart.reserve(blockCount);
+    const offsets = this.blockDocStart.data;
+    const base = this.postingsWritten;
+    for (let b = 1; b <= blockCount; b++) offsets[blockBase + b] = 0;
+    for (let p = 0; p < length; p++) offsets[blockBase + 1 + assignment[p]!]!++;
+    // Cumulative counts are block ends; filling from the back leaves block starts behind.
+    offsets[blockBase + 1] = offsets[blockBase + 1]! + base;
+    for (let b = 2; b <= blockCount; b++) offsets[blockBase + b] = offsets[blockBase + b]! + offsets[blockBase + b - 1]!;
+    for (let p = length - 1; p >= 0; p--) {
+      const slot = --offsets[blockBase + 1 + assignment[p]!]!;
+      postingDocs[slot] = listDocs[first + p]!;
+    }
+    // offsets[blockBase + 1 + b] is now block b's start; shift left by one to store ends.
+    for (let b = 1; b < blockCount; b++) offsets[blockBase + b] = offsets[blockBase + b + 1]!;
+    offsets[blockBase + blockCount] = base + length;
+    this.blockDocStart.length += blockCount;
+    this.postingsWritten += length;
+    return blockBase;
+  }
+
+  /** Coordinate-wise max of the block, cut to its energy prefix, quantized to 8 bits. */
+  private summarizeBlock(postingStart: number, postingEnd: number): void {
+    const { postingDocs, docIndptr, docTerms, docValues, maxValue, blockTerms, keptTerms, params } = this;
+    let termCount = 0;
+    for (let p = postingStart; p < postingEnd; p++) {
+      const d = postingDocs[p]!;
+      const end = docIndptr[d + 1]!;
+      for (let i = docIndptr[d]!; i < end; i++) {
+        const t = docTerms[i]!;
+        const value = docValues[i]!;
+        const current = maxValue[t]!;
+        if (current === -Infinity) blockTerms[termCount++] = t;
+        if (value > current) maxValue[t] = value;
+      }
+    }
+    let threshold = -Infinity;
+    let tiesKept = 0;
+    if (params.summaryEnergy < 1) {
+      const energyScratch = this.energyScratch;
+      let mass = 0;
+      for (let i = 0; i < termCount; i++) {
+        const value = maxValue[blockTerms[i]!]!;
+        energyScratch[i] = value;
+        if (value > 0) mass += value;
+      }
+      const cut = energyThreshold(energyScratch, termCount, params.summaryEnergy * mass, this.energyCut);
+      threshold = cut.threshold;
+      tiesKept = cut.tiesKept;
+    }
+    let low = Infinity;
+    let high = -Infinity;
+    let keptCount = 0;
+    for (let i = 0; i < termCount; i++) {
+      const t = blockTerms[i]!;
+      const value = maxValue[t]!;
+      if (value > threshold || (value === threshold && tiesKept-- > 0)) {
+        keptTerms[keptCount++] = t;
+        if (value < low) low = value;
+        if (value > high) high = value;
+      }
+    }
+    // Rounding up (and a scale nudged upwards) keeps decoded values >= the true maxima, so a
+    // summary with energy 1 stays an upper bound of its block for non-negative queries.
+    const offset = keptCount > 0 ? Math.fround(low) : 0;
+    let scale = keptCount > 0 ? Math.fround(((high - low) / 255) * (1 + 1e-6)) : 0;
+    if (scale > 0 && Math.fround(offset + Math.fround(scale * 255)) < high) scale = Math.fround(scale * (1 + 1e-5));
+    this.summaryOffset.push(offset);
+    this.summaryScale.push(scale);
+    this.summaryTerms.reserve(keptCount);
+    this.summaryValues.reserve(keptCount);
+    const summaryTerms = this.summaryTerms.data;
+    const summaryValues = this.summaryValues.data;
+    let at = this.summaryTerms.length;
+    for (let i = 0; i < keptCount; i++) {
+      const t = keptTerms[i]!;
+      const value = maxValue[t]!;
+      let level = scale > 0 ? Math.ceil((value - offset) / scale) : 0;
+      if (level < 0) level = 0;
+      while (level < 255 && Math.fround(offset + Math.fround(scale * level)) < value) level++;
+      if (level > 255) level = 255;
+      summaryTerms[at] = t;
+      summaryValues[at] = level;
+      at++;
+    }
+    this.summaryTerms.length = at;
+    this.summaryValues.length = at;
+    this.summaryStart.push(at);
+    for (let i = 0; i < termCount; i++) maxValue[blockTerms[i]!] = -Infinity;
+  }
+
+  finish(): BlockedLists {
+    return {
+      listBlockStart: this.listBlockStart,
+      blockDocStart: this.blockDocStart.toArray(),
+      postingDocs: this.postingDocs,
+      summaryStart: this.summaryStart.toArray(),
+      summaryTerms: this.summaryTerms.toArray() as TermIdArray,
+      summaryValues: this.summaryValues.toArray(),
+      summaryScale: this.summaryScale.toArray(),
+      summaryOffset: this.summaryOffset.toArray(),
+    };
+  }
+}

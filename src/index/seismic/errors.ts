@@ -1,0 +1,19 @@
+/** Stable error codes raised by the approximate (Seismic) index. */
+export type SeismicErrorCode =
+  | 'SEISMIC_BAD_MATRIX'
+  | 'SEISMIC_BAD_PARAMS'
+  | 'SEISMIC_BAD_INDEX'
+  | 'SEISMIC_BAD_QUERY'
+  | 'SEISMIC_QUERY_TERM_OUT_OF_RANGE'
+  | 'SEISMIC_BAD_SEARCH_PARAMS'
+  | 'SEISMIC_DISPOSED';
+
+export class SeismicError extends Error {
+  readonly code: SeismicErrorCode;
+
+  constructor(code: SeismicErrorCode, message: string) {
+    super(`${code}: ${message}`);
+    this.name = 'SeismicError';
+    this.code = code;
+  }
+}

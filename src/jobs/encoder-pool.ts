@@ -1,0 +1,111 @@
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { encodeForCollection, type EncodingOutcome } from '../engine/collection.js';
+import type { IngestDocument } from '../engine/documents.js';
+import { SparrowError } from '../engine/errors.js';
+import type { SparseEncoder } from '../encoders/encoder.js';
+import type { EncodeReply, EncodeTask } from './encode-worker.js';
+
+interface PendingTask {
+  readonly task: EncodeTask;
+  readonly resolve: (outcomes: EncodingOutcome[]) => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface PoolWorker {
+  readonly worker: Worker;
+  current: PendingTask | undefined;
+}
+
+/**
+ * Worker threads that encode documents (tokenising, stemming, model inference: the CPU-bound part
+ * of indexing) while the main thread reads input, writes SQLite and answers requests. A worker
+ * rebuilds the collection's encoder from its JSON configuration, so any encoder `createEncoder`
+ * knows can run here. With size 0 the pool encodes on the calling thread.
+ */
+export class EncoderPool {
+  readonly size: number;
+  private readonly workers: PoolWorker[] = [];
+  private readonly queue: PendingTask[] = [];
+  private nextTaskId = 1;
+  private closed = false;
+
+  constructor(size = EncoderPool.defaultSize()) {
+    if (!Number.isInteger(size) || size < 0) throw new SparrowError('INVALID_ARGUMENT', 'the encoder pool size must be an integer >= 0');
+    this.size = size;
+  }
+
+  /** One worker per core beyond the main thread's, at least one, at most four. */
+  static defaultSize(): number {
+    return Math.max(1, Math.min(4, os.availableParallelism() - 1));
+  }
+
+  /** Encodes on the calling thread with the collection's own encoder (size 0, or a single document). */
+  static encodeHere(encoder: SparseEncoder, documents: readonly IngestDocument[]): EncodingOutcome[] {
+    return documents.map((document) => encodeForCollection(encoder, document));
+  }
+
+  encode(encoder: SparseEncoder, documents: readonly IngestDocument[]): Promise<EncodingOutcome[]> {
+    if (this.closed) return Promise.reject(new SparrowError('POOL_CLOSED', 'the encoder pool is closed'));
+    if (this.size === 0 || documents.length === 0) {
+      try {
+        return Promise.resolve(EncoderPool.encodeHere(encoder, documents));
+      } catch (error) {
+        return Promise.reject(error as Error);
+      }
+    }
+    return new Promise((resolve, reject) => {
+      const task: EncodeTask = { taskId: this.nextTaskId++, encoderConfig: JSON.stringify(encoder.config), documents };
+      this.queue.push({ task, resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const pending of this.queue.splice(0)) pending.reject(new SparrowError('POOL_CLOSED', 'the encoder pool is closed'));
+    await Promise.all(this.workers.splice(0).map((w) => w.worker.terminate()));
+  }
+
+  private dispatch(): void {
+    while (this.queue.length > 0) {
+      let idle = this.workers.find((w) => w.current === undefined);
+      if (!idle && this.workers.length < this.size) idle = this.spawn();
+      if (!idle) return;
+      const pending = this.queue.shift()!;
+      idle.current = pending;
+      // A busy worker keeps the process alive; an idle one must not (the CLI exits when its work is done).
+      idle.worker.ref();
+      idle.worker.postMessage(pending.task);
+    }
+  }
+
+  private spawn(): PoolWorker {
+    const worker = new Worker(new URL('./encode-worker.js', import.meta.url));
+    const entry: PoolWorker = { worker, current: undefined };
+    worker.on('message', (reply: EncodeReply) => {
+      const pending = entry.current;
+      entry.current = undefined;
+      worker.unref();
+      if (pending && pending.task.taskId === reply.taskId) {
+        if ('failure' in reply) pending.reject(new SparrowError(reply.failure.code, reply.failure.message));
+        else pending.resolve(reply.outcomes);
+      }
+      this.dispatch();
+    });
+    const retire = (error: Error): void => {
+      const index = this.workers.indexOf(entry);
+      if (index >= 0) this.workers.splice(index, 1);
+      const pending = entry.current;
+      entry.current = undefined;
+      pending?.reject(new SparrowError('ENCODER_WORKER_FAILED', `an encoder worker stopped: ${error.message}`));
+      if (!this.closed) this.dispatch();
+    };
+    worker.on('error', retire);
+    worker.on('exit', (code) => {
+      if (entry.current || this.workers.includes(entry)) retire(new Error(`exit code ${code}`));
+    });
+    this.workers.push(entry);
+    return entry;
+  }
+}

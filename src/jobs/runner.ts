@@ -1,0 +1,291 @@
+import type { Database } from 'better-sqlite3';
+import type { Collection, EncodingOutcome, RejectedDocument } from '../engine/collection.js';
+import { toIngestDocument, type IngestDocument } from '../engine/documents.js';
+import { SparrowError, errorCode } from '../engine/errors.js';
+import { EncoderPool } from './encoder-pool.js';
+import { openInput, readJsonLines, type ByteProgress } from './json-lines.js';
+
+/**
+ * How input lines become documents: "jsonl" is `{"_id" or "id", fields...}` encoded by the
+ * collection's encoder; "vectors" is `{"id", "vector": {"token": weight}, fields...}` for a
+ * collection whose encoder is `{"type": "precomputed"}` (the encoder reads the vector and leaves it out of the stored fields).
+ */
+export type InputFormat = 'jsonl' | 'vectors';
+
+export interface ResumePoint {
+  /** Last input line covered by a committed batch. */
+  readonly line: number;
+  /** Decompressed input offset just after that line. */
+  readonly byteOffset: number;
+}
+
+/** What one committed batch covered, handed to the checkpoint inside the batch's transaction. */
+export interface CommittedBatch extends ResumePoint {
+  readonly bytesRead: number;
+  readonly totalBytes: number;
+  /** Input lines (not blank) the batch accounts for: its documents and the lines rejected before encoding. */
+  readonly processed: number;
+  readonly indexed: number;
+  readonly updated: number;
+  readonly failed: number;
+  readonly errors: RejectedDocument[];
+}
+
+export interface IngestionProgress extends ByteProgress {
+  readonly processed: number;
+  readonly indexed: number;
+  readonly updated: number;
+  readonly rejected: number;
+  readonly elapsedMs: number;
+}
+
+export interface IngestionOptions {
+  readonly format?: InputFormat;
+  readonly batchSize?: number;
+  /** Stop at the first rejected line; documents in batches before it stay committed. */
+  readonly failFast?: boolean;
+  readonly maxReportedErrors?: number;
+  readonly maxLineBytes?: number;
+  readonly resumeFrom?: ResumePoint;
+  /** Encodes batches off the main thread; absent, documents are encoded on this thread. */
+  readonly pool?: EncoderPool;
+  /**
+   * Written in the same SQLite transaction as each batch's documents, so a process killed at any
+   * instant leaves the checkpoint and the documents in agreement.
+   */
+  readonly checkpoint?: { readonly db: Database; save(batch: CommittedBatch): void };
+  /** Asked between lines and batches; true ends the run after the last committed batch. */
+  readonly shouldStop?: () => boolean;
+  readonly onProgress?: (progress: IngestionProgress) => void;
+  /** Called once a batch's transaction has committed. */
+  readonly onBatchCommitted?: (batch: CommittedBatch) => void;
+  /** Count ids seen twice in this input (memory grows with distinct ids, up to a cap). */
+  readonly trackDuplicateIds?: boolean;
+}
+
+export interface IngestionResult {
+  readonly processed: number;
+  readonly indexed: number;
+  readonly updated: number;
+  readonly rejected: number;
+  readonly duplicateIds: number;
+  readonly errors: RejectedDocument[];
+  readonly warnings: string[];
+  readonly elapsedMs: number;
+  /** Position after the last committed batch. */
+  readonly end: ResumePoint;
+  /** failFast stopped the run at a rejected line. */
+  readonly stopped?: { code: string; message: string; line?: number };
+  /** shouldStop ended the run before the end of the input. */
+  readonly interrupted?: boolean;
+}
+
+export const DEFAULT_BATCH_SIZE = 1000;
+/** Beyond this many distinct ids, duplicate detection stops so memory stays bounded. */
+const MAX_TRACKED_IDS = 2_000_000;
+
+interface PendingBatch {
+  readonly documents: IngestDocument[];
+  readonly lines: number[];
+  /** Lines rejected before encoding (bad JSON, no id) that fall inside this batch's span. */
+  readonly parseRejections: RejectedDocument[];
+  processed: number;
+  endLine: number;
+  endOffset: number;
+}
+
+interface InFlightBatch {
+  readonly batch: PendingBatch;
+  readonly bytesRead: number;
+  readonly encoded: Promise<EncodingOutcome[]>;
+}
+
+/**
+ * Streams one JSON-lines file into a collection: batches of documents are encoded (in the pool's
+ * worker threads while the next batch is read) and committed in order, one SQLite transaction per
+ * batch. Reading waits while the encoders are busy, so memory stays flat whatever the input size.
+ * Every bulk path (CLI `index`, REST jobs, BEIR evaluation) goes through here.
+ */
+export async function runIngestion(collection: Collection, file: string, options: IngestionOptions = {}): Promise<IngestionResult> {
+  const format = options.format ?? 'jsonl';
+  const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE;
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new SparrowError('INVALID_ARGUMENT', 'batch size must be a positive integer');
+  if (format === 'vectors' && (collection.encoder.config as { type?: string }).type !== 'precomputed') {
+    throw new SparrowError(
+      'ENCODER_MISMATCH',
+      `precomputed-vector input needs a collection whose encoder is {"type": "precomputed"}; ${JSON.stringify(collection.name)} uses ${JSON.stringify((collection.encoder.config as { type?: string }).type)}`,
+    );
+  }
+  const resume = options.resumeFrom ?? { line: 0, byteOffset: 0 };
+  const gzip = file.endsWith('.gz');
+  const { stream, progress } = openInput(file, { start: resume.byteOffset });
+  const lineOptions = {
+    ...(options.maxLineBytes !== undefined ? { maxLineBytes: options.maxLineBytes } : {}),
+    // A plain file is entered at the byte offset; gzip is read from the start, skipping committed lines.
+    ...(gzip ? { skipThroughLine: resume.line } : { startLine: resume.line, startOffset: resume.byteOffset }),
+  };
+  const maxReported = options.maxReportedErrors ?? 100;
+  const trackDuplicates = options.trackDuplicateIds ?? true;
+  const maxInFlight = Math.max(2, (options.pool?.size ?? 0) + 1);
+  const started = Date.now();
+
+  const errors: RejectedDocument[] = [];
+  const warnings: string[] = [];
+  const seen = new Map<string, number>();
+  let processed = 0;
+  let indexed = 0;
+  let updated = 0;
+  let rejected = 0;
+  let duplicateIds = 0;
+  let stopped: IngestionResult['stopped'];
+  let interrupted = false;
+  let end: ResumePoint = resume;
+  const inFlight: InFlightBatch[] = [];
+  let batch = newBatch(resume);
+
+  // Rejections are counted when found but listed when their batch commits, so the list is in line order.
+  const countRejection = (entry: RejectedDocument): void => {
+    rejected++;
+    if (options.failFast && !stopped) stopped = { code: entry.code, message: entry.message, ...(entry.line !== undefined ? { line: entry.line } : {}) };
+  };
+  const listRejections = (entries: readonly RejectedDocument[]): void => {
+    for (const entry of entries) if (errors.length < maxReported) errors.push(entry);
+  };
+
+  const dispatch = (): void => {
+    if (batch.processed === 0) return;
+    const documents = batch.documents;
+    const encoded = options.pool ? options.pool.encode(collection.encoder, documents) : Promise.resolve(EncoderPool.encodeHere(collection.encoder, documents));
+    // Awaited in order later; until then a failure must not count as unhandled.
+    encoded.catch(() => undefined);
+    inFlight.push({ batch, bytesRead: progress().bytesRead, encoded });
+    batch = newBatch({ line: batch.endLine, byteOffset: batch.endOffset });
+  };
+
+  const commitOldest = async (): Promise<void> => {
+    const { batch: done, bytesRead, encoded } = inFlight.shift()!;
+    const outcomes = await encoded;
+    const commit = (): CommittedBatch => {
+      const result = collection.upsertEncoded(done.documents, outcomes, done.lines);
+      const committed: CommittedBatch = {
+        line: done.endLine,
+        byteOffset: done.endOffset,
+        bytesRead: gzip ? bytesRead : done.endOffset,
+        totalBytes: progress().totalBytes,
+        processed: done.processed,
+        indexed: result.inserted,
+        updated: result.updated,
+        failed: done.parseRejections.length + result.rejected.length,
+        errors: [...done.parseRejections, ...result.rejected].sort((a, b) => (a.line ?? 0) - (b.line ?? 0)),
+      };
+      options.checkpoint?.save(committed);
+      return committed;
+    };
+    const committed = options.checkpoint ? options.checkpoint.db.transaction(commit).immediate() : commit();
+    options.onBatchCommitted?.(committed);
+    processed += committed.processed;
+    indexed += committed.indexed;
+    updated += committed.updated;
+    end = { line: committed.line, byteOffset: committed.byteOffset };
+    // Parse rejections were counted when read; encoding rejections are counted now.
+    for (const entry of committed.errors) if (!done.parseRejections.includes(entry)) countRejection(entry);
+    listRejections(committed.errors);
+    options.onProgress?.({
+      bytesRead: committed.bytesRead,
+      totalBytes: committed.totalBytes,
+      processed,
+      indexed,
+      updated,
+      rejected,
+      elapsedMs: Date.now() - started,
+    });
+    // When encoder replies are always ready, promise chains alone never reach the timers phase:
+    // give the event loop a turn per batch so requests, timers and shutdown signals are served.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  };
+
+  const settleInFlight = async (): Promise<void> => {
+    await Promise.allSettled(inFlight.splice(0).map((b) => b.encoded));
+  };
+
+  try {
+    for await (const entry of readJsonLines(stream, lineOptions)) {
+      if (options.shouldStop?.()) {
+        interrupted = true;
+        break;
+      }
+      batch.processed++;
+      batch.endLine = entry.line;
+      batch.endOffset = entry.endOffset;
+      if (entry.error) {
+        const rejection = { line: entry.line, code: entry.error.code, message: entry.error.message };
+        batch.parseRejections.push(rejection);
+        countRejection(rejection);
+      } else {
+        try {
+          const document = toIngestDocument(entry.value);
+          if (trackDuplicates) {
+            const firstLine = seen.get(document.id);
+            if (firstLine !== undefined) {
+              duplicateIds++;
+              if (warnings.length < maxReported) {
+                warnings.push(`line ${entry.line}: id ${JSON.stringify(document.id)} already appeared on line ${firstLine}; the later version replaces it`);
+              }
+            } else if (seen.size < MAX_TRACKED_IDS) {
+              seen.set(document.id, entry.line);
+            }
+          }
+          batch.documents.push(document);
+          batch.lines.push(entry.line);
+        } catch (error) {
+          const rejection = { line: entry.line, code: errorCode(error) ?? 'INVALID_DOCUMENT', message: `line ${entry.line}: ${(error as Error).message}` };
+          batch.parseRejections.push(rejection);
+          countRejection(rejection);
+        }
+      }
+      if (stopped) break;
+      if (batch.documents.length >= batchSize) {
+        dispatch();
+        while (inFlight.length >= maxInFlight && !stopped) await commitOldest();
+        if (stopped) break;
+      }
+    }
+    if (!stopped && !interrupted) dispatch();
+    // Batches read before a failFast stop precede the bad line and are kept; after an interruption
+    // (cancel, shutdown) they are dropped: the checkpoint says where to pick up.
+    while (inFlight.length > 0 && !interrupted && !(stopped && rejectedInCommitted(stopped, end))) {
+      await commitOldest();
+      if (inFlight.length > 0 && options.shouldStop?.()) interrupted = true;
+    }
+    // Lines read but never committed (a stop, an interruption) still name their rejections.
+    listRejections([...inFlight.flatMap((b) => b.batch.parseRejections), ...batch.parseRejections]);
+  } finally {
+    await settleInFlight();
+    (stream as unknown as { destroy?: () => void }).destroy?.();
+  }
+  if (trackDuplicates && seen.size >= MAX_TRACKED_IDS) {
+    warnings.push(`duplicate ids were counted among the first ${MAX_TRACKED_IDS} distinct ids only`);
+  }
+  return {
+    processed,
+    indexed,
+    updated,
+    rejected,
+    duplicateIds,
+    errors,
+    warnings,
+    elapsedMs: Date.now() - started,
+    end,
+    ...(stopped ? { stopped } : {}),
+    ...(interrupted ? { interrupted } : {}),
+  };
+}
+
+/** With failFast, nothing after the first rejected line may be committed. */
+function rejectedInCommitted(stopped: { line?: number }, end: ResumePoint): boolean {
+  return stopped.line !== undefined && stopped.line <= end.line;
+}
+
+function newBatch(from: ResumePoint): PendingBatch {
+  return { documents: [], lines: [], parseRejections: [], processed: 0, endLine: from.line, endOffset: from.byteOffset };
+}

@@ -1,0 +1,689 @@
+// sparrow scoring core: the hot loops of the approximate (Seismic) search, compiled to wasm32
+// with SIMD. The host (src/scoring/wasm-core.ts, src/index/seismic/query-wasm.ts) owns the
+// layout: it reserves memory through allocate(), copies the index arrays in, hands their
+// addresses to configure(), then writes each query into the buffers reserveQuery() provides.
+// Nothing here uses the managed heap; every array is a raw address into linear memory.
+//
+// The arithmetic must stay operation-for-operation identical to TsSeismicSearcher
+// (src/index/seismic/query-ts.ts): f32 throughout, the same accumulation order, the same
+// tie-breaking. Both scorers are tested to return bit-identical results.
+
+// Status codes (negative returns); the host maps them to ScoringCoreError codes.
+const STATUS_OUT_OF_MEMORY: i32 = -1;
+const STATUS_BAD_QUERY: i32 = -2;
+const STATUS_NOT_CONFIGURED: i32 = -3;
+
+// Forward-index value formats.
+const VALUES_F32: u32 = 0;
+const VALUES_F16: u32 = 1;
+const VALUES_U8: u32 = 2;
+
+// 2^112: the exponent-bias gap between f16 and f32 (see f16 widening below).
+const HALF_TO_SINGLE: f32 = 5.192296858534828e33;
+
+// ---------------------------------------------------------------------------------------------
+// Memory: a bump allocator above the static data. The index lives as long as the instance, so
+// nothing is ever freed; a searcher that outgrows its scratch allocates a larger one.
+
+let heapTop: usize = 0;
+
+/** Reserves bytes (16-byte aligned, zero-filled since memory only grows). 0 when out of memory. */
+export function allocate(bytes: u32): usize {
+  if (heapTop == 0) heapTop = (__heap_base + 15) & ~(<usize>15);
+  const start = heapTop;
+  const end: u64 = (<u64>start + <u64>bytes + 15) & ~(<u64>15);
+  // wasm32 addresses stop at 4 GiB.
+  if (end > 0xffff_0000) return 0;
+  const neededPages = <i32>((end + 0xffff) >> 16);
+  const currentPages = memory.size();
+  if (neededPages > currentPages && memory.grow(neededPages - currentPages) < 0) return 0;
+  heapTop = <usize>end;
+  return start;
+}
+
+/** Bytes of linear memory in use (static data included). */
+export function usedBytes(): usize {
+  return heapTop;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The index (addresses of the arrays the host copied in; layout as in SeismicIndexData).
+
+let configured = false;
+let docCount: u32 = 0;
+let dim: u32 = 0;
+let wideTerms = false;
+let valueFormat: u32 = VALUES_F32;
+let forwardIndptr: usize = 0;
+let forwardTerms: usize = 0;
+let forwardValues: usize = 0;
+let forwardScales: usize = 0;
+let forwardOffsets: usize = 0;
+let listBlockStart: usize = 0;
+let blockDocStart: usize = 0;
+let postingDocs: usize = 0;
+let summaryStart: usize = 0;
+let summaryTerms: usize = 0;
+let summaryValues: usize = 0;
+let summaryScale: usize = 0;
+let summaryOffset: usize = 0;
+
+// Scratch sized at configure time.
+let denseQuery: usize = 0;
+let visitedBits: usize = 0;
+let excludedBits: usize = 0;
+let bitsetWords: u32 = 0;
+
+// Unvisited documents of the block being scored (as many as the largest block).
+let blockCandidates: usize = 0;
+// Summary scores and visiting order of the blocks of one list (as many as the longest list).
+let listBlockScores: usize = 0;
+let listBlockOrder: usize = 0;
+
+// Scratch that grows with the query and with k.
+let queryTerms: usize = 0;
+let queryValues: usize = 0;
+let queryOrder: usize = 0;
+let queryCapacity: u32 = 0;
+let heapScores: usize = 0;
+let heapDocs: usize = 0;
+let heapCapacity: u32 = 0;
+let heapSize: u32 = 0;
+
+// Work counters of the last search.
+let statListsVisited: u32 = 0;
+let statBlocksScored: u32 = 0;
+let statBlocksSkipped: u32 = 0;
+let statDocsScored: u32 = 0;
+
+export function configure(
+  documents: u32,
+  dimension: u32,
+  termBytes: u32,
+  format: u32,
+  forwardIndptrAt: usize,
+  forwardTermsAt: usize,
+  forwardValuesAt: usize,
+  forwardScalesAt: usize,
+  forwardOffsetsAt: usize,
+  listBlockStartAt: usize,
+  blockDocStartAt: usize,
+  postingDocsAt: usize,
+  summaryStartAt: usize,
+  summaryTermsAt: usize,
+  summaryValuesAt: usize,
+  summaryScaleAt: usize,
+  summaryOffsetAt: usize,
+): i32 {
+  configured = false;
+  docCount = documents;
+  dim = dimension;
+  wideTerms = termBytes == 4;
+  valueFormat = format;
+  forwardIndptr = forwardIndptrAt;
+  forwardTerms = forwardTermsAt;
+  forwardValues = forwardValuesAt;
+  forwardScales = forwardScalesAt;
+  forwardOffsets = forwardOffsetsAt;
+  listBlockStart = listBlockStartAt;
+  blockDocStart = blockDocStartAt;
+  postingDocs = postingDocsAt;
+  summaryStart = summaryStartAt;
+  summaryTerms = summaryTermsAt;
+  summaryValues = summaryValuesAt;
+  summaryScale = summaryScaleAt;
+  summaryOffset = summaryOffsetAt;
+
+  bitsetWords = (docCount + 31) >> 5;
+  denseQuery = allocate(dim << 2);
+  visitedBits = allocate(bitsetWords << 2);
+  excludedBits = allocate(bitsetWords << 2);
+  let largestBlock: u32 = 0;
+  for (let b: u32 = 0; b < load<u32>(listBlockStart + (<usize>dim << 2)); b++) {
+    const size = load<u32>(blockDocStart + (<usize>(b + 1) << 2)) - load<u32>(blockDocStart + (<usize>b << 2));
+    if (size > largestBlock) largestBlock = size;
+  }
+  let mostBlocks: u32 = 0;
+  for (let t: u32 = 0; t < dim; t++) {
+    const blocks = load<u32>(listBlockStart + (<usize>(t + 1) << 2)) - load<u32>(listBlockStart + (<usize>t << 2));
+    if (blocks > mostBlocks) mostBlocks = blocks;
+  }
+  blockCandidates = allocate(largestBlock << 2);
+  listBlockScores = allocate(mostBlocks << 2);
+  listBlockOrder = allocate(mostBlocks << 2);
+  if (denseQuery == 0 || visitedBits == 0 || excludedBits == 0 || blockCandidates == 0 || listBlockScores == 0 || listBlockOrder == 0) {
+    return STATUS_OUT_OF_MEMORY;
+  }
+  configured = true;
+  return 0;
+}
+
+/** Makes room for a query of `length` components; the host then fills queryTermsAt/queryValuesAt. */
+export function reserveQuery(length: u32): i32 {
+  if (length <= queryCapacity) return 0;
+  const terms = allocate(length << 2);
+  const values = allocate(length << 2);
+  const order = allocate(length << 2);
+  if (terms == 0 || values == 0 || order == 0) return STATUS_OUT_OF_MEMORY;
+  queryTerms = terms;
+  queryValues = values;
+  queryOrder = order;
+  queryCapacity = length;
+  return 0;
+}
+
+export function queryTermsAt(): usize {
+  return queryTerms;
+}
+export function queryValuesAt(): usize {
+  return queryValues;
+}
+/** The host copies the deletion bitset here (bitsetWords() words at most) before search(). */
+export function excludedAt(): usize {
+  return excludedBits;
+}
+export function bitsetWordCount(): u32 {
+  return bitsetWords;
+}
+/** Results of the last search, best first: documents and their scores. */
+export function resultDocsAt(): usize {
+  return heapDocs;
+}
+export function resultScoresAt(): usize {
+  return heapScores;
+}
+export function lastListsVisited(): u32 {
+  return statListsVisited;
+}
+export function lastBlocksScored(): u32 {
+  return statBlocksScored;
+}
+export function lastBlocksSkipped(): u32 {
+  return statBlocksSkipped;
+}
+export function lastDocsScored(): u32 {
+  return statDocsScored;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Top-k heap: root = worst kept result. Worse = lower score, or equal score and higher doc.
+
+// @ts-ignore: decorator
+@inline function worse(scoreA: f32, docA: u32, scoreB: f32, docB: u32): bool {
+  return scoreA < scoreB || (scoreA == scoreB && docA > docB);
+}
+
+function siftDown(score: f32, doc: u32, size: u32): void {
+  let i: u32 = 0;
+  while (true) {
+    let child: u32 = 2 * i + 1;
+    if (child >= size) break;
+    const right = child + 1;
+    if (right < size) {
+      const rightScore = load<f32>(heapScores + (<usize>right << 2));
+      const leftScore = load<f32>(heapScores + (<usize>child << 2));
+      if (worse(rightScore, load<u32>(heapDocs + (<usize>right << 2)), leftScore, load<u32>(heapDocs + (<usize>child << 2)))) child = right;
+    }
+    const childScore = load<f32>(heapScores + (<usize>child << 2));
+    const childDoc = load<u32>(heapDocs + (<usize>child << 2));
+    if (!worse(childScore, childDoc, score, doc)) break;
+    store<f32>(heapScores + (<usize>i << 2), childScore);
+    store<u32>(heapDocs + (<usize>i << 2), childDoc);
+    i = child;
+  }
+  store<f32>(heapScores + (<usize>i << 2), score);
+  store<u32>(heapDocs + (<usize>i << 2), doc);
+}
+
+// @ts-ignore: decorator
+@inline function heapOffer(score: f32, doc: u32, k: u32): void {
+  if (heapSize < k) {
+    let i = heapSize++;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const parentScore = load<f32>(heapScores + (<usize>parent << 2));
+      const parentDoc = load<u32>(heapDocs + (<usize>parent << 2));
+      if (!worse(score, doc, parentScore, parentDoc)) break;
+      store<f32>(heapScores + (<usize>i << 2), parentScore);
+      store<u32>(heapDocs + (<usize>i << 2), parentDoc);
+      i = parent;
+    }
+    store<f32>(heapScores + (<usize>i << 2), score);
+    store<u32>(heapDocs + (<usize>i << 2), doc);
+    return;
+  }
+  if (worse(score, doc, load<f32>(heapScores), load<u32>(heapDocs))) return;
+  siftDown(score, doc, heapSize);
+}
+
+/** Heap sort in place: best result first. */
+function drainHeap(): void {
+  for (let end = heapSize; end > 1; ) {
+    end--;
+    const lastScore = load<f32>(heapScores + (<usize>end << 2));
+    const lastDoc = load<u32>(heapDocs + (<usize>end << 2));
+    store<f32>(heapScores + (<usize>end << 2), load<f32>(heapScores));
+    store<u32>(heapDocs + (<usize>end << 2), load<u32>(heapDocs));
+    siftDown(lastScore, lastDoc, end);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Query component order: the largest weights first, equal weights by position (= term order).
+
+// @ts-ignore: decorator
+@inline function comesBefore(a: u32, b: u32): bool {
+  const valueA = load<f32>(queryValues + (<usize>a << 2));
+  const valueB = load<f32>(queryValues + (<usize>b << 2));
+  return valueA > valueB || (valueA == valueB && a < b);
+}
+
+function orderSiftDown(start: u32, size: u32): void {
+  // Max-heap on "comes after": the root is the component that goes last.
+  let i = start;
+  const item = load<u32>(queryOrder + (<usize>i << 2));
+  while (true) {
+    let child: u32 = 2 * i + 1;
+    if (child >= size) break;
+    const right = child + 1;
+    if (right < size && comesBefore(load<u32>(queryOrder + (<usize>child << 2)), load<u32>(queryOrder + (<usize>right << 2)))) child = right;
+    const childItem = load<u32>(queryOrder + (<usize>child << 2));
+    if (!comesBefore(item, childItem)) break;
+    store<u32>(queryOrder + (<usize>i << 2), childItem);
+    i = child;
+  }
+  store<u32>(queryOrder + (<usize>i << 2), item);
+}
+
+function orderQuery(length: u32): void {
+  for (let i: u32 = 0; i < length; i++) store<u32>(queryOrder + (<usize>i << 2), i);
+  if (length <= 64) {
+    for (let i: u32 = 1; i < length; i++) {
+      const item = load<u32>(queryOrder + (<usize>i << 2));
+      let j = i;
+      while (j > 0 && comesBefore(item, load<u32>(queryOrder + (<usize>(j - 1) << 2)))) {
+        store<u32>(queryOrder + (<usize>j << 2), load<u32>(queryOrder + (<usize>(j - 1) << 2)));
+        j--;
+      }
+      store<u32>(queryOrder + (<usize>j << 2), item);
+    }
+    return;
+  }
+  for (let i = <i32>(length >> 1) - 1; i >= 0; i--) orderSiftDown(<u32>i, length);
+  for (let end = length - 1; end > 0; end--) {
+    const top = load<u32>(queryOrder);
+    store<u32>(queryOrder, load<u32>(queryOrder + (<usize>end << 2)));
+    store<u32>(queryOrder + (<usize>end << 2), top);
+    orderSiftDown(0, end);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hot loops take their arrays as parameters: locals stay in registers, globals are reloaded.
+
+// @ts-ignore: decorator
+@inline function gatherOne<T>(query: usize, terms: usize, position: usize): f32 {
+  return load<f32>(query + (<usize>load<T>(terms + (position << alignof<T>())) << 2));
+}
+
+// @ts-ignore: decorator
+@inline function gatherFour<T>(query: usize, terms: usize, position: usize): v128 {
+  const at = terms + (position << alignof<T>());
+  let lanes = f32x4.splat(load<f32>(query + (<usize>load<T>(at) << 2)));
+  lanes = f32x4.replace_lane(lanes, 1, load<f32>(query + (<usize>load<T>(at, sizeof<T>()) << 2)));
+  lanes = f32x4.replace_lane(lanes, 2, load<f32>(query + (<usize>load<T>(at, 2 * sizeof<T>()) << 2)));
+  lanes = f32x4.replace_lane(lanes, 3, load<f32>(query + (<usize>load<T>(at, 3 * sizeof<T>()) << 2)));
+  return lanes;
+}
+
+// @ts-ignore: decorator
+@inline function widenHalf(half: u32): f32 {
+  // (half & 0x7fff) << 13 read as f32 is the half's magnitude times 2^-112, for normal and
+  // subnormal halves alike; the index never stores infinities or NaN.
+  const magnitude = reinterpret<f32>((half & 0x7fff) << 13) * HALF_TO_SINGLE;
+  return half & 0x8000 ? -magnitude : magnitude;
+}
+
+// Block summary against the dense query: offset_b × Σ q + scale_b × Σ q·level over the summary's
+// entries, both sums over four lanes (entry i -> lane i mod 4) combined as (l0 + l1) + (l2 + l3).
+function summaryScore<T>(block: u32, query: usize, terms: usize, levelsAt: usize): f32 {
+  const start = <usize>load<u32>(summaryStart + (<usize>block << 2));
+  const end = <usize>load<u32>(summaryStart + (<usize>(block + 1) << 2));
+  let weights = f32x4.splat(0);
+  let weighted = f32x4.splat(0);
+  let i = start;
+  const end4 = start + ((end - start) & ~(<usize>3));
+  for (; i < end4; i += 4) {
+    const q = gatherFour<T>(query, terms, i);
+    const levels = f32x4.convert_i32x4_u(i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(levelsAt + i))));
+    weights = f32x4.add(weights, q);
+    weighted = f32x4.add(weighted, f32x4.mul(q, levels));
+  }
+  let w0 = f32x4.extract_lane(weights, 0);
+  let w1 = f32x4.extract_lane(weights, 1);
+  let w2 = f32x4.extract_lane(weights, 2);
+  const w3 = f32x4.extract_lane(weights, 3);
+  let v0 = f32x4.extract_lane(weighted, 0);
+  let v1 = f32x4.extract_lane(weighted, 1);
+  let v2 = f32x4.extract_lane(weighted, 2);
+  const v3 = f32x4.extract_lane(weighted, 3);
+  if (i < end) {
+    const q = gatherOne<T>(query, terms, i);
+    w0 += q;
+    v0 += q * <f32>load<u8>(levelsAt + i);
+  }
+  if (i + 1 < end) {
+    const q = gatherOne<T>(query, terms, i + 1);
+    w1 += q;
+    v1 += q * <f32>load<u8>(levelsAt + i + 1);
+  }
+  if (i + 2 < end) {
+    const q = gatherOne<T>(query, terms, i + 2);
+    w2 += q;
+    v2 += q * <f32>load<u8>(levelsAt + i + 2);
+  }
+  const weightSum = w0 + w1 + (w2 + w3);
+  const weightedSum = v0 + v1 + (v2 + v3);
+  return load<f32>(summaryOffset + (<usize>block << 2)) * weightSum + load<f32>(summaryScale + (<usize>block << 2)) * weightedSum;
+}
+
+// Exact document scores against the dense query. Four lanes: entry i of a document goes to lane
+// i mod 4; the lanes are combined as (l0 + l1) + (l2 + l3).
+
+// @ts-ignore: decorator
+@inline function valuesF32(values: usize, i: usize): v128 {
+  return v128.load(values + (i << 2));
+}
+
+// @ts-ignore: decorator
+@inline function valuesF16(values: usize, i: usize): v128 {
+  const halves = i32x4.extend_low_i16x8_u(v128.load64_zero(values + (i << 1)));
+  const magnitude = f32x4.mul(i32x4.shl(v128.and(halves, i32x4.splat(0x7fff)), 13), f32x4.splat(HALF_TO_SINGLE));
+  return v128.or(magnitude, i32x4.shl(v128.and(halves, i32x4.splat(0x8000)), 16));
+}
+
+// @ts-ignore: decorator
+@inline function finishF32<T>(lanes: v128, i: usize, end: usize, query: usize, terms: usize, values: usize): f32 {
+  let a0 = f32x4.extract_lane(lanes, 0);
+  let a1 = f32x4.extract_lane(lanes, 1);
+  let a2 = f32x4.extract_lane(lanes, 2);
+  const a3 = f32x4.extract_lane(lanes, 3);
+  if (i < end) a0 += gatherOne<T>(query, terms, i) * load<f32>(values + (i << 2));
+  if (i + 1 < end) a1 += gatherOne<T>(query, terms, i + 1) * load<f32>(values + ((i + 1) << 2));
+  if (i + 2 < end) a2 += gatherOne<T>(query, terms, i + 2) * load<f32>(values + ((i + 2) << 2));
+  return a0 + a1 + (a2 + a3);
+}
+
+// @ts-ignore: decorator
+@inline function finishF16<T>(lanes: v128, i: usize, end: usize, query: usize, terms: usize, values: usize): f32 {
+  let a0 = f32x4.extract_lane(lanes, 0);
+  let a1 = f32x4.extract_lane(lanes, 1);
+  let a2 = f32x4.extract_lane(lanes, 2);
+  const a3 = f32x4.extract_lane(lanes, 3);
+  if (i < end) a0 += gatherOne<T>(query, terms, i) * widenHalf(load<u16>(values + (i << 1)));
+  if (i + 1 < end) a1 += gatherOne<T>(query, terms, i + 1) * widenHalf(load<u16>(values + ((i + 1) << 1)));
+  if (i + 2 < end) a2 += gatherOne<T>(query, terms, i + 2) * widenHalf(load<u16>(values + ((i + 2) << 1)));
+  return a0 + a1 + (a2 + a3);
+}
+
+function dotF32<T>(start: usize, end: usize, query: usize, terms: usize, values: usize): f32 {
+  let lanes = f32x4.splat(0);
+  let i = start;
+  const end4 = start + ((end - start) & ~(<usize>3));
+  for (; i < end4; i += 4) lanes = f32x4.add(lanes, f32x4.mul(gatherFour<T>(query, terms, i), valuesF32(values, i)));
+  return finishF32<T>(lanes, i, end, query, terms, values);
+}
+
+function dotF16<T>(start: usize, end: usize, query: usize, terms: usize, values: usize): f32 {
+  let lanes = f32x4.splat(0);
+  let i = start;
+  const end4 = start + ((end - start) & ~(<usize>3));
+  for (; i < end4; i += 4) lanes = f32x4.add(lanes, f32x4.mul(gatherFour<T>(query, terms, i), valuesF16(values, i)));
+  return finishF16<T>(lanes, i, end, query, terms, values);
+}
+
+function dotU8<T>(start: usize, end: usize, query: usize, terms: usize, values: usize, scale: f32, offset: f32): f32 {
+  let lanes = f32x4.splat(0);
+  const scales = f32x4.splat(scale);
+  const offsets = f32x4.splat(offset);
+  let i = start;
+  const end4 = start + ((end - start) & ~(<usize>3));
+  for (; i < end4; i += 4) {
+    const levels = i32x4.extend_low_i16x8_u(i16x8.extend_low_i8x16_u(v128.load32_zero(values + i)));
+    const weights = f32x4.add(offsets, f32x4.mul(scales, f32x4.convert_i32x4_u(levels)));
+    lanes = f32x4.add(lanes, f32x4.mul(gatherFour<T>(query, terms, i), weights));
+  }
+  let a0 = f32x4.extract_lane(lanes, 0);
+  let a1 = f32x4.extract_lane(lanes, 1);
+  let a2 = f32x4.extract_lane(lanes, 2);
+  const a3 = f32x4.extract_lane(lanes, 3);
+  if (i < end) a0 += gatherOne<T>(query, terms, i) * (offset + scale * <f32>load<u8>(values + i));
+  if (i + 1 < end) a1 += gatherOne<T>(query, terms, i + 1) * (offset + scale * <f32>load<u8>(values + i + 1));
+  if (i + 2 < end) a2 += gatherOne<T>(query, terms, i + 2) * (offset + scale * <f32>load<u8>(values + i + 2));
+  return a0 + a1 + (a2 + a3);
+}
+
+// @ts-ignore: decorator
+@inline function scoreDocument<T>(doc: u32, query: usize, terms: usize, values: usize): f32 {
+  const start = <usize>load<u32>(forwardIndptr + (<usize>doc << 2));
+  const end = <usize>load<u32>(forwardIndptr + (<usize>(doc + 1) << 2));
+  if (valueFormat == VALUES_F32) return dotF32<T>(start, end, query, terms, values);
+  if (valueFormat == VALUES_F16) return dotF16<T>(start, end, query, terms, values);
+  return dotU8<T>(start, end, query, terms, values, load<f32>(forwardScales + (<usize>doc << 2)), load<f32>(forwardOffsets + (<usize>doc << 2)));
+}
+
+// Two documents scored in lockstep: their loads are independent, so the memory system fetches
+// both at once instead of one after the other (wasm has no prefetch instruction). Each document
+// keeps its own lanes, so both scores are bit-identical to scoring them one at a time. The
+// second score is left in pairSecond. (u8 documents are scored one after the other.)
+let pairSecond: f32 = 0;
+
+function dotPairF32<T>(startA: usize, endA: usize, startB: usize, endB: usize, query: usize, terms: usize, values: usize): f32 {
+  let lanesA = f32x4.splat(0);
+  let lanesB = f32x4.splat(0);
+  let i = startA;
+  let j = startB;
+  const endA4 = startA + ((endA - startA) & ~(<usize>3));
+  const endB4 = startB + ((endB - startB) & ~(<usize>3));
+  for (; i < endA4 && j < endB4; i += 4, j += 4) {
+    lanesA = f32x4.add(lanesA, f32x4.mul(gatherFour<T>(query, terms, i), valuesF32(values, i)));
+    lanesB = f32x4.add(lanesB, f32x4.mul(gatherFour<T>(query, terms, j), valuesF32(values, j)));
+  }
+  for (; i < endA4; i += 4) lanesA = f32x4.add(lanesA, f32x4.mul(gatherFour<T>(query, terms, i), valuesF32(values, i)));
+  for (; j < endB4; j += 4) lanesB = f32x4.add(lanesB, f32x4.mul(gatherFour<T>(query, terms, j), valuesF32(values, j)));
+  pairSecond = finishF32<T>(lanesB, j, endB, query, terms, values);
+  return finishF32<T>(lanesA, i, endA, query, terms, values);
+}
+
+function dotPairF16<T>(startA: usize, endA: usize, startB: usize, endB: usize, query: usize, terms: usize, values: usize): f32 {
+  let lanesA = f32x4.splat(0);
+  let lanesB = f32x4.splat(0);
+  let i = startA;
+  let j = startB;
+  const endA4 = startA + ((endA - startA) & ~(<usize>3));
+  const endB4 = startB + ((endB - startB) & ~(<usize>3));
+  for (; i < endA4 && j < endB4; i += 4, j += 4) {
+    lanesA = f32x4.add(lanesA, f32x4.mul(gatherFour<T>(query, terms, i), valuesF16(values, i)));
+    lanesB = f32x4.add(lanesB, f32x4.mul(gatherFour<T>(query, terms, j), valuesF16(values, j)));
+  }
+  for (; i < endA4; i += 4) lanesA = f32x4.add(lanesA, f32x4.mul(gatherFour<T>(query, terms, i), valuesF16(values, i)));
+  for (; j < endB4; j += 4) lanesB = f32x4.add(lanesB, f32x4.mul(gatherFour<T>(query, terms, j), valuesF16(values, j)));
+  pairSecond = finishF16<T>(lanesB, j, endB, query, terms, values);
+  return finishF16<T>(lanesA, i, endA, query, terms, values);
+}
+
+// @ts-ignore: decorator
+@inline function scorePair<T>(docA: u32, docB: u32, query: usize, terms: usize, values: usize): f32 {
+  const startA = <usize>load<u32>(forwardIndptr + (<usize>docA << 2));
+  const endA = <usize>load<u32>(forwardIndptr + (<usize>(docA + 1) << 2));
+  const startB = <usize>load<u32>(forwardIndptr + (<usize>docB << 2));
+  const endB = <usize>load<u32>(forwardIndptr + (<usize>(docB + 1) << 2));
+  if (valueFormat == VALUES_F32) return dotPairF32<T>(startA, endA, startB, endB, query, terms, values);
+  if (valueFormat == VALUES_F16) return dotPairF16<T>(startA, endA, startB, endB, query, terms, values);
+  pairSecond = dotU8<T>(startB, endB, query, terms, values, load<f32>(forwardScales + (<usize>docB << 2)), load<f32>(forwardOffsets + (<usize>docB << 2)));
+  return dotU8<T>(startA, endA, query, terms, values, load<f32>(forwardScales + (<usize>docA << 2)), load<f32>(forwardOffsets + (<usize>docA << 2)));
+}
+
+// Blocks of a list are visited best summary first (ties: lower block first), so the heap fills
+// with strong documents early and the first block below the threshold ends the list.
+
+// @ts-ignore: decorator
+@inline function blockComesBefore(a: u32, b: u32): bool {
+  const scoreA = load<f32>(listBlockScores + (<usize>a << 2));
+  const scoreB = load<f32>(listBlockScores + (<usize>b << 2));
+  return scoreA > scoreB || (scoreA == scoreB && a < b);
+}
+
+function blockOrderSiftDown(start: u32, size: u32): void {
+  // Max-heap on "comes after": the root is the block visited last.
+  let i = start;
+  const item = load<u32>(listBlockOrder + (<usize>i << 2));
+  while (true) {
+    let child: u32 = 2 * i + 1;
+    if (child >= size) break;
+    const right = child + 1;
+    if (right < size && blockComesBefore(load<u32>(listBlockOrder + (<usize>child << 2)), load<u32>(listBlockOrder + (<usize>right << 2)))) child = right;
+    const childItem = load<u32>(listBlockOrder + (<usize>child << 2));
+    if (!blockComesBefore(item, childItem)) break;
+    store<u32>(listBlockOrder + (<usize>i << 2), childItem);
+    i = child;
+  }
+  store<u32>(listBlockOrder + (<usize>i << 2), item);
+}
+
+function orderBlocks(count: u32): void {
+  for (let i: u32 = 0; i < count; i++) store<u32>(listBlockOrder + (<usize>i << 2), i);
+  if (count <= 16) {
+    for (let i: u32 = 1; i < count; i++) {
+      const item = load<u32>(listBlockOrder + (<usize>i << 2));
+      let j = i;
+      while (j > 0 && blockComesBefore(item, load<u32>(listBlockOrder + (<usize>(j - 1) << 2)))) {
+        store<u32>(listBlockOrder + (<usize>j << 2), load<u32>(listBlockOrder + (<usize>(j - 1) << 2)));
+        j--;
+      }
+      store<u32>(listBlockOrder + (<usize>j << 2), item);
+    }
+    return;
+  }
+  for (let i = <i32>(count >> 1) - 1; i >= 0; i--) blockOrderSiftDown(<u32>i, count);
+  for (let end = count - 1; end > 0; end--) {
+    const top = load<u32>(listBlockOrder);
+    store<u32>(listBlockOrder, load<u32>(listBlockOrder + (<usize>end << 2)));
+    store<u32>(listBlockOrder + (<usize>end << 2), top);
+    blockOrderSiftDown(0, end);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Search.
+
+/** Scores the unvisited, undeleted documents of block b into the heap. */
+function scoreBlock<T>(b: u32, k: u32, excludedWords: u32, query: usize, docTerms: usize, docValues: usize): void {
+  const postingEnd = load<u32>(blockDocStart + (<usize>(b + 1) << 2));
+  let candidates: u32 = 0;
+  for (let p = load<u32>(blockDocStart + (<usize>b << 2)); p < postingEnd; p++) {
+    const doc = load<u32>(postingDocs + (<usize>p << 2));
+    const word = doc >> 5;
+    const bit: u32 = 1 << (doc & 31);
+    const wordAt = visitedBits + (<usize>word << 2);
+    const visited = load<u32>(wordAt);
+    if (visited & bit) continue;
+    store<u32>(wordAt, visited | bit);
+    if (word < excludedWords && (load<u32>(excludedBits + (<usize>word << 2)) & bit)) continue;
+    store<u32>(blockCandidates + (<usize>candidates << 2), doc);
+    candidates++;
+  }
+  statDocsScored += candidates;
+  // The heap's content after the block does not depend on the order of offers.
+  let c: u32 = 0;
+  for (; c + 1 < candidates; c += 2) {
+    const docA = load<u32>(blockCandidates + (<usize>c << 2));
+    const docB = load<u32>(blockCandidates + (<usize>(c + 1) << 2));
+    const scoreA = scorePair<T>(docA, docB, query, docTerms, docValues);
+    heapOffer(scoreA, docA, k);
+    heapOffer(pairSecond, docB, k);
+  }
+  if (c < candidates) {
+    const doc = load<u32>(blockCandidates + (<usize>c << 2));
+    heapOffer(scoreDocument<T>(doc, query, docTerms, docValues), doc, k);
+  }
+}
+
+function searchLists<T>(k: u32, listsVisited: u32, heapFactor: f32, excludedWords: u32): void {
+  const query = denseQuery;
+  const docTerms = forwardTerms;
+  const docValues = forwardValues;
+  const blockTerms = summaryTerms;
+  const blockLevels = summaryValues;
+  for (let l: u32 = 0; l < listsVisited; l++) {
+    const term = load<u32>(queryTerms + (<usize>load<u32>(queryOrder + (<usize>l << 2)) << 2));
+    const firstBlock = load<u32>(listBlockStart + (<usize>term << 2));
+    const blockCount = load<u32>(listBlockStart + (<usize>(term + 1) << 2)) - firstBlock;
+    if (blockCount == 0) continue;
+    statListsVisited++;
+    if (heapFactor <= 0) {
+      // Nothing is ever skipped: no summaries needed, natural order.
+      for (let b: u32 = 0; b < blockCount; b++) scoreBlock<T>(firstBlock + b, k, excludedWords, query, docTerms, docValues);
+      statBlocksScored += blockCount;
+      continue;
+    }
+    for (let b: u32 = 0; b < blockCount; b++) {
+      store<f32>(listBlockScores + (<usize>b << 2), summaryScore<T>(firstBlock + b, query, blockTerms, blockLevels));
+    }
+    orderBlocks(blockCount);
+    for (let position: u32 = 0; position < blockCount; position++) {
+      const b = load<u32>(listBlockOrder + (<usize>position << 2));
+      // Summary scores only fall from here on and the threshold only rises: the rest is skipped.
+      if (heapSize == k && load<f32>(listBlockScores + (<usize>b << 2)) < heapFactor * load<f32>(heapScores)) {
+        statBlocksSkipped += blockCount - position;
+        break;
+      }
+      statBlocksScored++;
+      scoreBlock<T>(firstBlock + b, k, excludedWords, query, docTerms, docValues);
+    }
+  }
+}
+
+/**
+ * Top-k of the query in queryTermsAt()/queryValuesAt() (ascending term ids). Returns the number
+ * of results (read them at resultDocsAt()/resultScoresAt()) or a negative status.
+ * excludedWords: how many words of the deletion bitset the host copied (0 = none).
+ */
+export function search(queryLength: u32, k: u32, queryCut: u32, heapFactor: f32, excludedWords: u32): i32 {
+  if (!configured) return STATUS_NOT_CONFIGURED;
+  statListsVisited = 0;
+  statBlocksScored = 0;
+  statBlocksSkipped = 0;
+  statDocsScored = 0;
+  if (k > docCount) k = docCount;
+  if (k == 0 || queryLength == 0) return 0;
+  if (queryLength > queryCapacity) return STATUS_BAD_QUERY;
+  for (let j: u32 = 0; j < queryLength; j++) {
+    if (load<u32>(queryTerms + (<usize>j << 2)) >= dim) return STATUS_BAD_QUERY;
+  }
+  if (k > heapCapacity) {
+    const scores = allocate(k << 2);
+    const docs = allocate(k << 2);
+    if (scores == 0 || docs == 0) return STATUS_OUT_OF_MEMORY;
+    heapScores = scores;
+    heapDocs = docs;
+    heapCapacity = k;
+  }
+  if (excludedWords > bitsetWords) excludedWords = bitsetWords;
+  heapSize = 0;
+
+  for (let j: u32 = 0; j < queryLength; j++) {
+    store<f32>(denseQuery + (<usize>load<u32>(queryTerms + (<usize>j << 2)) << 2), load<f32>(queryValues + (<usize>j << 2)));
+  }
+  orderQuery(queryLength);
+  const listsVisited = queryCut < queryLength ? queryCut : queryLength;
+  if (wideTerms) searchLists<u32>(k, listsVisited, heapFactor, excludedWords);
+  else searchLists<u16>(k, listsVisited, heapFactor, excludedWords);
+
+  for (let j: u32 = 0; j < queryLength; j++) {
+    store<f32>(denseQuery + (<usize>load<u32>(queryTerms + (<usize>j << 2)) << 2), 0);
+  }
+  memory.fill(visitedBits, 0, <usize>bitsetWords << 2);
+  drainHeap();
+  return <i32>heapSize;
+}

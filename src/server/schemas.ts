@@ -1,0 +1,389 @@
+import { MAX_K } from '../engine/collection.js';
+import { MAX_ID_LENGTH } from '../engine/documents.js';
+import { DEFAULT_FILTER_LIMITS } from '../engine/filter.js';
+
+/**
+ * The JSON schemas of every route. Fastify validates requests with them and @fastify/swagger
+ * turns the same objects into the OpenAPI document, so the two cannot drift apart.
+ */
+
+export interface ServerLimits {
+  /** Largest JSON request body, in bytes. */
+  readonly bodyBytes: number;
+  /** Largest NDJSON body of one _bulk request, in bytes. */
+  readonly bulkBytes: number;
+  /** Largest body uploaded to POST /jobs, in bytes (it is spooled to disk, not held in memory). */
+  readonly uploadBytes: number;
+  /** Longest NDJSON line, in bytes. */
+  readonly lineBytes: number;
+  /** Most lines in one _bulk request. */
+  readonly bulkLines: number;
+  readonly maxK: number;
+  /** Most distinct terms in a query (text after analysis, or a vector's entries). */
+  readonly queryTerms: number;
+  /** Longest query text, in characters. */
+  readonly queryLength: number;
+}
+
+export const DEFAULT_LIMITS: ServerLimits = {
+  bodyBytes: 10 * 1024 * 1024,
+  bulkBytes: 100 * 1024 * 1024,
+  uploadBytes: 4 * 1024 * 1024 * 1024,
+  lineBytes: 1024 * 1024,
+  bulkLines: 100_000,
+  maxK: MAX_K,
+  queryTerms: 1024,
+  queryLength: 100_000,
+};
+
+export const NDJSON_TYPES = ['application/x-ndjson', 'application/ndjson', 'application/jsonl'] as const;
+export const GZIP_TYPES = ['application/gzip', 'application/x-gzip'] as const;
+
+export const errorResponse = {
+  $id: 'ErrorResponse',
+  type: 'object',
+  required: ['error'],
+  properties: {
+    error: {
+      type: 'object',
+      required: ['code', 'message'],
+      properties: {
+        code: { type: 'string', description: 'Stable, documented in docs/errors.md.' },
+        message: { type: 'string', description: 'For people; may change.' },
+        details: { type: 'object', additionalProperties: true },
+      },
+    },
+  },
+} as const;
+
+const errorRef = { $ref: 'ErrorResponse#' } as const;
+/** Every route may answer these. */
+export const errorResponses = { '4xx': errorRef, '5xx': errorRef } as const;
+
+const scalar = { type: ['string', 'number', 'boolean', 'null'] } as const;
+const bound = { type: ['number', 'string'] } as const;
+
+/**
+ * The filter grammar's shapes; the engine (engine/filter.ts) checks what a schema cannot count:
+ * nesting depth and the number of conditions.
+ */
+export function searchFilterSchema() {
+  const { maxDepth, maxClauses, maxInValues } = DEFAULT_FILTER_LIMITS;
+  return {
+    $id: 'SearchFilter',
+    description:
+      'A condition on stored fields: {"field": value} (equality), {"field": {"in": [...]}}, {"field": {"gte"|"gt"|"lte"|"lt": v}}, ' +
+      '{"field": {"ne": v}}, {"field": {"exists": true|false}}, combined with {"and": [...]}, {"or": [...]}, {"not": {...}}; several keys ' +
+      `are combined with "and" and "a.b" reaches nested fields. At most ${maxDepth} levels, ${maxClauses} field conditions, ${maxInValues} "in" values.`,
+    type: 'object',
+    minProperties: 1,
+    maxProperties: maxClauses,
+    properties: {
+      and: { type: 'array', minItems: 1, maxItems: maxClauses, items: { $ref: 'SearchFilter#' } },
+      or: { type: 'array', minItems: 1, maxItems: maxClauses, items: { $ref: 'SearchFilter#' } },
+      not: { $ref: 'SearchFilter#' },
+    },
+    additionalProperties: {
+      anyOf: [
+        scalar,
+        {
+          type: 'object',
+          additionalProperties: false,
+          minProperties: 1,
+          properties: {
+            in: { type: 'array', minItems: 1, maxItems: maxInValues, items: scalar },
+            gte: bound,
+            gt: bound,
+            lte: bound,
+            lt: bound,
+            ne: scalar,
+            exists: { type: 'boolean' },
+          },
+        },
+      ],
+    },
+  } as const;
+}
+
+const collectionName = { type: 'string', minLength: 1, maxLength: 128, description: 'Letters, digits, "_", "-" or ".", starting with a letter or digit.' } as const;
+const documentId = { type: 'string', minLength: 1, maxLength: MAX_ID_LENGTH } as const;
+
+export const collectionParams = { type: 'object', required: ['name'], properties: { name: collectionName } } as const;
+export const documentParams = { type: 'object', required: ['name', 'id'], properties: { name: collectionName, id: documentId } } as const;
+export const jobParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', minLength: 1, maxLength: 64 } } } as const;
+
+export function searchBodySchema(limits: ServerLimits) {
+  return {
+    type: 'object',
+    required: ['query'],
+    additionalProperties: false,
+    properties: {
+      query: {
+        description: 'Text, analysed by the collection\'s encoder, or a sparse vector {"token": weight} with finite weights >= 0.',
+        anyOf: [
+          { type: 'string', maxLength: limits.queryLength },
+          { type: 'object', additionalProperties: {}, maxProperties: limits.queryTerms },
+        ],
+      },
+      k: { type: 'integer', minimum: 1, maximum: limits.maxK, default: 10 },
+      fields: {
+        description: 'Stored fields to return with each hit: true for all (default), false for none, or a list of names.',
+        anyOf: [{ type: 'boolean' }, { type: 'array', items: { type: 'string', maxLength: 256 }, maxItems: 256 }],
+      },
+      explain: { type: 'boolean', default: false, description: 'List, per hit, the terms that contributed with their query and document weights.' },
+      filter: { $ref: 'SearchFilter#' },
+      mode: {
+        type: 'string',
+        enum: ['auto', 'exact', 'approximate'],
+        default: 'auto',
+        description: 'exact: every matching document is scored; approximate: the collection\'s approximate index; auto: approximate once segments exist.',
+      },
+      approximate: {
+        type: 'object',
+        additionalProperties: false,
+        description: 'Per-query parameters of the approximate index.',
+        properties: {
+          query_cut: { type: 'integer', minimum: 1, maximum: limits.queryTerms, description: 'Only the query\'s heaviest terms are used.' },
+          heap_factor: { type: 'number', exclusiveMinimum: 0, maximum: 1, description: 'Blocks whose bound is below heap_factor x the k-th score are skipped.' },
+        },
+      },
+    },
+  } as const;
+}
+
+const explanation = {
+  type: 'object',
+  properties: {
+    term: { type: 'string' },
+    field: { type: 'string' },
+    queryWeight: { type: 'number' },
+    documentValue: { type: 'number' },
+    score: { type: 'number' },
+  },
+} as const;
+
+export const searchResponse = {
+  type: 'object',
+  required: ['hits', 'took_ms'],
+  properties: {
+    hits: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['id', 'score'],
+        properties: {
+          id: { type: 'string' },
+          score: { type: 'number' },
+          fields: { type: 'object', additionalProperties: true },
+          explain: { type: 'array', items: explanation },
+        },
+      },
+    },
+    took_ms: { type: 'number' },
+    mode: { type: 'string', enum: ['exact', 'approximate'], description: 'How the query was answered.' },
+    unknown_terms: { type: 'array', items: { type: 'string' } },
+    warnings: { type: 'array', items: { type: 'string' } },
+  },
+} as const;
+
+export const createCollectionBody = {
+  type: 'object',
+  required: ['name'],
+  additionalProperties: false,
+  properties: {
+    name: collectionName,
+    encoder: {
+      type: 'object',
+      description: 'Encoder and its settings, e.g. {"type": "bm25", "k1": 0.9, "b": 0.4, "fields": "flat"}; defaults to BM25 as Lucene.',
+      properties: { type: { type: 'string' } },
+      additionalProperties: true,
+    },
+    index: { type: 'object', description: 'Index settings (approximate index parameters), kept with the collection.', additionalProperties: true },
+  },
+} as const;
+
+const collectionSummary = {
+  type: 'object',
+  properties: {
+    name: { type: 'string' },
+    encoder: { type: 'object', additionalProperties: true },
+    index: { type: 'object', additionalProperties: true },
+    created_at: { type: 'string' },
+    documents: { type: 'integer' },
+  },
+} as const;
+
+export const collectionList = { type: 'object', properties: { collections: { type: 'array', items: collectionSummary } } } as const;
+
+export const collectionDetail = {
+  type: 'object',
+  properties: {
+    ...collectionSummary.properties,
+    statistics: {
+      type: 'object',
+      properties: {
+        documents: { type: 'integer' },
+        terms: { type: 'integer' },
+        segments: { type: 'integer' },
+        segment_list: {
+          type: 'array',
+          items: { type: 'object', properties: { id: { type: 'integer' }, documents: { type: 'integer' }, deleted: { type: 'integer' }, bytes: { type: 'integer' } } },
+        },
+        unsegmented: { type: 'integer', description: 'Documents not yet in an approximate-index segment.' },
+        building: { type: 'boolean', description: 'A segment build or merge is running.' },
+        bytes: {
+          type: 'object',
+          properties: { documents: { type: 'integer' }, segments: { type: 'integer' }, total: { type: 'integer' } },
+        },
+        fields: {
+          type: 'array',
+          items: { type: 'object', properties: { name: { type: 'string' }, docCount: { type: 'integer' }, sumTotalTermFreq: { type: 'integer' } } },
+        },
+      },
+    },
+  },
+} as const;
+
+export const deletedResponse = {
+  type: 'object',
+  properties: { name: { type: 'string' }, id: { type: 'string' }, result: { type: 'string', enum: ['deleted'] } },
+} as const;
+
+export const documentBody = {
+  type: 'object',
+  maxProperties: 4096,
+  description: 'The document\'s fields (title, text and anything else to store). An "id" or "_id" field must equal the id in the path.',
+  additionalProperties: true,
+} as const;
+
+export const documentResponse = {
+  type: 'object',
+  properties: { id: { type: 'string' }, fields: { type: 'object', additionalProperties: true } },
+} as const;
+
+export const upsertResponse = {
+  type: 'object',
+  properties: { id: { type: 'string' }, result: { type: 'string', enum: ['created', 'updated'] } },
+} as const;
+
+export function ndjsonBody(description: string) {
+  return {
+    content: Object.fromEntries(NDJSON_TYPES.map((type) => [type, { schema: { description } }])),
+  };
+}
+
+export const bulkResponse = {
+  type: 'object',
+  properties: {
+    took_ms: { type: 'number' },
+    errors: { type: 'boolean', description: 'true when at least one line failed.' },
+    indexed: { type: 'integer', description: 'New documents.' },
+    updated: { type: 'integer', description: 'Documents that replaced one with the same id.' },
+    deleted: { type: 'integer' },
+    not_found: { type: 'integer', description: 'Deletes of ids the collection did not have.' },
+    failed: { type: 'integer' },
+    items: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          line: { type: 'integer' },
+          id: { type: 'string' },
+          result: { type: 'string', enum: ['upserted', 'deleted', 'not_found', 'error'] },
+          error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+        },
+      },
+    },
+  },
+} as const;
+
+export function createJobBody(limits: ServerLimits) {
+  const jsonSpec = {
+    type: 'object',
+    required: ['collection', 'source'],
+    additionalProperties: false,
+    properties: {
+      collection: collectionName,
+      source: {
+        type: 'object',
+        required: ['path'],
+        additionalProperties: false,
+        properties: {
+          path: { type: 'string', minLength: 1, maxLength: 4096, description: 'A file or BEIR folder, relative to (and inside) the server\'s import folder.' },
+          format: {
+            type: 'string',
+            enum: ['auto', 'jsonl', 'beir', 'vectors'],
+            default: 'auto',
+            description: 'jsonl (.jsonl or .jsonl.gz), beir (a folder with corpus.jsonl[.gz]), vectors (precomputed {"id", "vector": {...}} lines); auto tells by the path and the collection.',
+          },
+        },
+      },
+      batch_size: { type: 'integer', minimum: 1, maximum: 100_000 },
+    },
+  } as const;
+  const upload = { description: `Upload: the NDJSON body itself (query: collection, format, batch_size), at most ${limits.uploadBytes} bytes.` };
+  return {
+    content: {
+      'application/json': { schema: jsonSpec },
+      ...Object.fromEntries([...NDJSON_TYPES, ...GZIP_TYPES].map((type) => [type, { schema: upload }])),
+    },
+  };
+}
+
+export const uploadQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    collection: collectionName,
+    format: { type: 'string', enum: ['jsonl', 'vectors'] },
+    batch_size: { type: 'string', pattern: '^[1-9][0-9]{0,5}$' },
+  },
+} as const;
+
+export const jobView = {
+  type: 'object',
+  properties: {
+    id: { type: 'string' },
+    collection: { type: 'string' },
+    status: { type: 'string', enum: ['queued', 'running', 'completed', 'failed', 'cancelled'] },
+    source: {
+      type: 'object',
+      properties: { type: { type: 'string', enum: ['path', 'upload'] }, path: { type: 'string' }, format: { type: 'string' } },
+    },
+    progress: {
+      type: 'object',
+      description: 'Counters cover committed batches only: what they count is durable.',
+      properties: {
+        processed: { type: 'integer' },
+        indexed: { type: 'integer' },
+        updated: { type: 'integer' },
+        failed: { type: 'integer' },
+        line: { type: 'integer', description: 'Last input line committed.' },
+        bytes_read: { type: 'integer' },
+        total_bytes: { type: 'integer' },
+        fraction: { type: 'number' },
+        docs_per_second: { type: 'number' },
+        eta_seconds: { type: ['number', 'null'] },
+        elapsed_seconds: { type: 'number' },
+      },
+    },
+    errors: {
+      type: 'array',
+      items: { type: 'object', properties: { line: { type: 'integer' }, id: { type: 'string' }, code: { type: 'string' }, message: { type: 'string' } } },
+    },
+    error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+    created_at: { type: 'string' },
+    started_at: { type: 'string' },
+    finished_at: { type: 'string' },
+    updated_at: { type: 'string' },
+  },
+} as const;
+
+export const jobList = { type: 'object', properties: { jobs: { type: 'array', items: jobView } } } as const;
+export const jobListQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { limit: { type: 'string', pattern: '^[1-9][0-9]{0,3}$' } },
+} as const;
+
+export const healthResponse = { type: 'object', properties: { status: { type: 'string' } } } as const;

@@ -3,7 +3,7 @@
  *
  *   node dist/scripts/bench-seismic.js [--docs 100000] [--queries 1000] [--seed 42]
  *     [--cuts 3,5,8,12] [--heap-factors 0.7,0.8,0.9,1] [--build '{"postingCap":1000}']
- *     [--ts-queries N] [--out bench-out]
+ *     [--ts-queries N] [--out out/bench]
  *
  * For every (queryCut, heapFactor) pair it reports recall@10 against exhaustive exact search,
  * single-threaded latency (mean/p50/p99) of the wasm scorer, the plain-TS scorer on the same
@@ -45,7 +45,7 @@ function parseArguments(argv: string[]): Options {
     heapFactors: [0.7, 0.8, 0.9, 1],
     build: {},
     tsQueries: -1,
-    out: 'bench-out',
+    out: 'out/bench',
     k: 10,
   };
   for (let i = 0; i < argv.length; i++) {
@@ -281,7 +281,7 @@ function plotRecallLatency(rows: Row[], cuts: number[]): Buffer {
     const series = rows.filter((r) => r.queryCut === cut).sort((a, b) => a.recall - b.recall);
     for (let j = 1; j < series.length; j++) canvas.line(px(series[j - 1]!.recall), py(series[j - 1]!.wasm.p50), px(series[j]!.recall), py(series[j]!.wasm.p50), color);
     for (const row of series) canvas.dot(px(row.recall), py(row.wasm.p50), color);
-    canvas.text(right - 150, top + 10 + 16 * i, `qcut=${cut}`, color);
+    canvas.text(right - 150, top + 10 + 16 * i, `cut ${cut}`, color);
   });
   return encodePng(canvas.width, canvas.height, canvas.pixels);
 }

@@ -6,12 +6,15 @@ import { fileURLToPath } from 'node:url';
  * scripts/build-wasm.mjs into sparrow-core.wasm next to this file's compiled output).
  *
  * Size limit: wasm32 linear memory ends at 4 GiB, and one ScoringCore instance holds one index
- * plus its scratch. An instance refuses (CORE_INDEX_TOO_LARGE) to take more than
- * CORE_MEMORY_LIMIT_BYTES (3.75 GiB), keeping the rest for per-query growth (result heap of k
- * entries, query buffers). For a SPLADE-like collection with ~160 nonzeros per document and the
- * default build params that is roughly 1.5-2 million documents per instance (see the benchmark's
- * bytes-per-document column); callers split larger collections into several segments, each with
- * its own instance, and merge the per-segment top-k.
+ * plus its scratch. An instance refuses (CORE_INDEX_TOO_LARGE, before copying anything) to take
+ * more than CORE_MEMORY_LIMIT_BYTES (3.75 GiB), keeping the rest for per-query growth (result
+ * heap of k entries, query buffers); growth the host cannot grant is CORE_OUT_OF_MEMORY. For a
+ * SPLADE-like collection with ~160 nonzeros per document and the default build params an index
+ * takes ~1.3 KB per document (measured at 1M documents: 1.25 GiB), so one instance holds about
+ * 2.5-3 million documents; with forwardValues 'f32' about 2 million. Callers split larger
+ * collections into segments, each with its own instance, and merge the per-segment top-k.
+ * The host keeps its own copy of the index arrays too; drop it after constructing the searcher
+ * if only the wasm scorer is used.
  */
 
 export type ScoringCoreErrorCode =

@@ -6,8 +6,11 @@ import { resolveBuildParams, UNCAPPED, type ForwardValueFormat, type SeismicBuil
 import { SeededRandom } from './random.js';
 import { energyThreshold, kthLargest, type EnergyCut } from './select.js';
 
-/** Bounds the clustering scratch; lists this long are split into smaller blocks anyway. */
-const MAX_BLOCKS_PER_LIST = 65535;
+/**
+ * Clustering a list costs (list length × centroids); past this many centroids, blocks just get
+ * larger. Only unpruned lists of very large collections come near it (0.1 × 40k documents).
+ */
+const MAX_CENTROIDS_PER_LIST = 4096;
 
 /**
  * Builds the approximate index over docs (row = document number). Deterministic: the same matrix
@@ -371,7 +374,7 @@ class BlockBuilder {
     this.summaryScale = new GrowableArray((n) => new Float32Array(n), expectedBlocks);
     this.summaryOffset = new GrowableArray((n) => new Float32Array(n), expectedBlocks);
 
-    const maxCentroids = Math.min(MAX_BLOCKS_PER_LIST, Math.max(1, Math.ceil(params.blockFraction * longest)));
+    const maxCentroids = Math.min(MAX_CENTROIDS_PER_LIST, Math.max(1, Math.ceil(params.blockFraction * longest)));
     this.positions = new Uint32Array(Math.max(longest, 1));
     this.centroidDocs = new Uint32Array(maxCentroids);
     this.centroidScores = new Float64Array(maxCentroids);
@@ -409,7 +412,7 @@ class BlockBuilder {
    */
   private cluster(term: number, first: number, length: number): number {
     const { params, assignment, clusterBlock, clusterSize } = this;
-    let centroidCount = Math.min(MAX_BLOCKS_PER_LIST, Math.max(1, Math.ceil(params.blockFraction * length)));
+    let centroidCount = Math.min(MAX_CENTROIDS_PER_LIST, Math.max(1, Math.ceil(params.blockFraction * length)));
     if (length <= params.minBlockSize) centroidCount = 1;
     if (centroidCount === 1) {
       assignment.fill(0, 0, length);

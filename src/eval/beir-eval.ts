@@ -162,7 +162,8 @@ export async function runBeirEvaluation(options: BeirEvalOptions): Promise<BeirE
   }
 }
 
-async function readQueries(file: string): Promise<Map<string, string>> {
+/** Query id -> text from a BEIR queries.jsonl (plain or .gz). */
+export async function readQueries(file: string): Promise<Map<string, string>> {
   const { stream } = openInput(file);
   const queries = new Map<string, string>();
   for await (const entry of readJsonLines(stream)) {

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { readQueries } from './beir-eval.js';
 import os from 'node:os';
 import path from 'node:path';
 import type { DenseEncoder } from '../encoders/dense.js';
@@ -212,17 +213,4 @@ async function readCorpus(file: string): Promise<{ id: string; fields: Record<st
   return documents;
 }
 
-export async function readQueries(file: string): Promise<Map<string, string>> {
-  const { stream } = openInput(file);
-  const queries = new Map<string, string>();
-  for await (const entry of readJsonLines(stream)) {
-    if (entry.error) throw new SparrowError(entry.error.code, `${file}: ${entry.error.message}`, { line: entry.line });
-    const value = entry.value as { _id?: unknown; id?: unknown; text?: unknown } | null;
-    const id = value?._id ?? value?.id;
-    if ((typeof id !== 'string' && typeof id !== 'number') || typeof value?.text !== 'string') {
-      throw new SparrowError('INVALID_QUERY_FILE', `${file}: line ${entry.line} needs "_id" and "text"`, { line: entry.line });
-    }
-    queries.set(String(id), value.text);
-  }
-  return queries;
-}
+export { readQueries };

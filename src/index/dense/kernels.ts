@@ -13,44 +13,30 @@ export interface DenseScanKernel {
   invalidate?(fromRow: number, toRow: number): void;
 }
 
+/** dot(rows[base .. base + dimension), query) with four independent sums (fewer dependent adds). */
+function rowDot(rows: Float32Array | Int8Array, base: number, dimension: number, query: Float32Array): number {
+  const blocked = dimension & ~3;
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = 0;
+  for (; i < blocked; i += 4) {
+    s0 += rows[base + i]! * query[i]!;
+    s1 += rows[base + i + 1]! * query[i + 1]!;
+    s2 += rows[base + i + 2]! * query[i + 2]!;
+    s3 += rows[base + i + 3]! * query[i + 3]!;
+  }
+  for (; i < dimension; i++) s0 += rows[base + i]! * query[i]!;
+  return s0 + s1 + s2 + s3;
+}
+
 export const typescriptKernel: DenseScanKernel = {
   scoreF32(rows, rowCount, dimension, query, out) {
-    const blocked = dimension & ~3;
-    for (let r = 0; r < rowCount; r++) {
-      const base = r * dimension;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      let i = 0;
-      for (; i < blocked; i += 4) {
-        s0 += rows[base + i]! * query[i]!;
-        s1 += rows[base + i + 1]! * query[i + 1]!;
-        s2 += rows[base + i + 2]! * query[i + 2]!;
-        s3 += rows[base + i + 3]! * query[i + 3]!;
-      }
-      for (; i < dimension; i++) s0 += rows[base + i]! * query[i]!;
-      out[r] = s0 + s1 + s2 + s3;
-    }
+    for (let r = 0; r < rowCount; r++) out[r] = rowDot(rows, r * dimension, dimension, query);
   },
   scoreInt8(rows, scales, rowCount, dimension, query, out) {
-    const blocked = dimension & ~3;
-    for (let r = 0; r < rowCount; r++) {
-      const base = r * dimension;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      let i = 0;
-      for (; i < blocked; i += 4) {
-        s0 += rows[base + i]! * query[i]!;
-        s1 += rows[base + i + 1]! * query[i + 1]!;
-        s2 += rows[base + i + 2]! * query[i + 2]!;
-        s3 += rows[base + i + 3]! * query[i + 3]!;
-      }
-      for (; i < dimension; i++) s0 += rows[base + i]! * query[i]!;
-      out[r] = scales[r]! * (s0 + s1 + s2 + s3);
-    }
+    for (let r = 0; r < rowCount; r++) out[r] = scales[r]! * rowDot(rows, r * dimension, dimension, query);
   },
 };
 

@@ -22,6 +22,7 @@ function main(argv: readonly string[]): void {
     if (arg === '--seed') seed = Number(argv[++i]);
     else if (arg === '--logit-bias') logitBias = Number(argv[++i]);
     else if (arg === '--tokenizer') tokenizer = argv[++i]!;
+    else if (arg.startsWith('-')) positional.length = 2; // an unknown flag (or --help): print the usage
     else positional.push(arg);
   }
   if (positional.length !== 1 || !Number.isInteger(seed) || !Number.isFinite(logitBias)) {

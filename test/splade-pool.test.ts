@@ -3,7 +3,8 @@ import { Bm25Encoder, bm25Config } from '../src/encoders/bm25.js';
 import type { EncodedDocument } from '../src/encoders/encoder.js';
 import { createEncoder } from '../src/encoders/registry.js';
 import type { SpladeEncoder } from '../src/encoders/splade.js';
-import { EncoderPool } from '../src/encoders/worker-pool.js';
+import { EncoderPool } from '../src/jobs/encoder-pool.js';
+import { toIngestDocument } from '../src/engine/documents.js';
 import { encodeDocuments, encodeQuery } from '../src/encoders/encode.js';
 import { tinyModelFolder } from './support/tiny-model.js';
 import path from 'node:path';
@@ -14,14 +15,17 @@ const documents = Array.from({ length: 23 }, (_, i) => ({
   text: `White matter ${'diffusion '.repeat(i % 5)}imaging in newborn number ${i * 7} of the cohort.`,
 }));
 
-t.test('a worker pool encodes SPLADE documents as the encoder does in this thread', async (t) => {
+const ingest = documents.map((d, i) => toIngestDocument({ id: `d${i}`, ...d }));
+
+t.test('the bulk encoder pool encodes SPLADE documents as the encoder does in this thread', async (t) => {
   const model = tinyModelFolder(t);
   const config = { type: 'splade', model, maxLength: 32, batchSize: 4 };
   const local = createEncoder(config) as SpladeEncoder;
   const expected = await local.encodeDocumentsAsync(documents);
-  const pool = await EncoderPool.start(config, { workers: 2, chunkSize: 5 });
-  t.equal(pool.size, 2);
-  const results = await pool.encode(documents);
+  const pool = new EncoderPool(2);
+  // Three tasks at once, so both workers run the model.
+  const parts = await Promise.all([ingest.slice(0, 8), ingest.slice(8, 16), ingest.slice(16)].map((part) => pool.encode(local, undefined, part)));
+  const results = parts.flat();
   t.equal(results.length, documents.length);
   let worst = 0;
   results.forEach((result, i) => {
@@ -33,17 +37,18 @@ t.test('a worker pool encodes SPLADE documents as the encoder does in this threa
   });
   t.ok(worst <= 1e-5, `in input order, weights within 1e-5 (${worst.toExponential(2)})`);
   await pool.close();
-  await t.rejects(pool.encode(documents), { code: 'ENCODER_POOL_CLOSED' });
+  await t.rejects(pool.encode(local, undefined, ingest), { code: 'POOL_CLOSED' });
   await local.dispose();
 });
 
-t.test('the pool serves any encoder; a worker that cannot load fails the start', async (t) => {
-  const pool = await EncoderPool.start({ type: 'bm25' }, { workers: 2, chunkSize: 4 });
-  const results = await pool.encode(documents);
+t.test('the pool serves any encoder; a model that cannot load fails the batch, not each document', async (t) => {
+  const pool = new EncoderPool(2);
   const bm25 = new Bm25Encoder(bm25Config());
+  const results = await pool.encode(bm25, undefined, ingest);
   t.same(results, documents.map((d) => bm25.encodeDocument(d)), 'BM25 through workers equals BM25 here');
+  const missing = createEncoder({ type: 'splade', model: path.join(tempDir(t), 'missing') });
+  await t.rejects(pool.encode(missing, undefined, ingest), { code: 'MODEL_NOT_FOUND' });
   await pool.close();
-  await t.rejects(EncoderPool.start({ type: 'splade', model: path.join(tempDir(t), 'missing') }, { workers: 1 }), { code: 'MODEL_NOT_FOUND' });
 });
 
 t.test('encodeDocuments / encodeQuery take the path each encoder offers', async (t) => {

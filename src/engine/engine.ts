@@ -1,14 +1,18 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { createEncoder, normalizeEncoderConfig } from '../encoders/registry.js';
+import { checkEncoderFiles, createEncoder, normalizeEncoderConfig } from '../encoders/registry.js';
+import { checkDenseEncoderFiles } from '../encoders/dense-registry.js';
 import { Store, type CollectionRecord } from '../store/store.js';
 import { Collection } from './collection.js';
 import { SparrowError } from './errors.js';
 import { segmentSettings } from './segments.js';
+import { DenseSide, denseSettings } from './dense-side.js';
 
 export interface CollectionSettings {
   readonly encoder?: Record<string, unknown>;
   readonly index?: Record<string, unknown>;
+  /** A dense side beside the sparse one (see dense-side.ts); absent, the collection is sparse only. */
+  readonly dense?: Record<string, unknown>;
 }
 
 /** A data directory opened for use: the store plus the live collections over it. */
@@ -30,8 +34,11 @@ export class Engine {
 
   createCollection(name: string, settings: CollectionSettings = {}): Collection {
     const encoder = normalizeEncoderConfig(settings.encoder ?? {});
+    checkEncoderFiles(encoder);
     segmentSettings(settings.index ?? {});
-    const record = this.store.createCollection(name, encoder, settings.index ?? {});
+    const dense = settings.dense !== undefined ? { ...denseSettings(settings.dense) } : undefined;
+    if (dense) checkDenseEncoderFiles(dense.encoder);
+    const record = this.store.createCollection(name, encoder, settings.index ?? {}, dense);
     return this.attach(record);
   }
 
@@ -81,7 +88,8 @@ export class Engine {
   }
 
   private attach(record: CollectionRecord): Collection {
-    const collection = new Collection(this.store, record, createEncoder(record.encoder));
+    const dense = record.dense ? new DenseSide(denseSettings(record.dense)) : undefined;
+    const collection = new Collection(this.store, record, createEncoder(record.encoder), dense);
     this.open.set(record.name, collection);
     return collection;
   }

@@ -98,7 +98,7 @@ export async function runBeirEvaluation(options: BeirEvalOptions): Promise<BeirE
       const response =
         text.trim().length === 0
           ? { hits: [] }
-          : collection.search({
+          : await collection.searchAsync({
               query: text,
               k,
               mode,

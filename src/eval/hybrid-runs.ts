@@ -167,7 +167,7 @@ export class HybridRetriever {
       const sparseHits: ScoredDocument[] =
         text.trim().length === 0
           ? []
-          : this.collection.search({ query: text, k, ...(this.removeQuery ? { excludeIds: [queryId] } : {}) }).hits.map((h) => ({ docId: h.id, score: h.score }));
+          : (await this.collection.searchAsync({ query: text, k, ...(this.removeQuery ? { excludeIds: [queryId] } : {}) })).hits.map((h) => ({ docId: h.id, score: h.score }));
       latencies.sparse.push(Number(process.hrtime.bigint() - started) / 1e6);
       sparse.set(queryId, sparseHits);
 

@@ -45,7 +45,7 @@ export async function runQueryFile(collection: Collection, file: string, options
     const query = value?.vector ?? value?.text;
     if (query === undefined) throw new SparrowError('INVALID_QUERY_FILE', `${file}: line ${entry.line} needs "vector" or "text"`, { line: entry.line });
     const started = process.hrtime.bigint();
-    const response = collection.search({
+    const response = await collection.searchAsync({
       query: query as SearchRequest['query'],
       k: options.k,
       ...(options.mode ? { mode: options.mode } : {}),

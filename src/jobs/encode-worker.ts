@@ -1,5 +1,6 @@
 import { parentPort } from 'node:worker_threads';
-import { encodeForCollection, type EncodingOutcome } from '../engine/collection.js';
+import { encodeBatchForCollection, type EncodingOutcome } from '../engine/collection.js';
+import { DenseSide, denseSettings } from '../engine/dense-side.js';
 import type { IngestDocument } from '../engine/documents.js';
 import { createEncoder } from '../encoders/registry.js';
 import type { SparseEncoder } from '../encoders/encoder.js';
@@ -9,6 +10,8 @@ export interface EncodeTask {
   readonly taskId: number;
   /** The configuration serialised once by the pool; workers keep an encoder per distinct text. */
   readonly encoderConfig: string;
+  /** The collection's dense settings, serialised the same way; absent for sparse-only collections. */
+  readonly denseConfig?: string;
   readonly documents: readonly IngestDocument[];
 }
 
@@ -18,6 +21,16 @@ export type EncodeReply =
 
 // Building an encoder can be costly (analyzers, vocabularies), so each worker builds one per configuration.
 const encoders = new Map<string, SparseEncoder>();
+const denseSides = new Map<string, DenseSide>();
+
+function denseSideFor(config: string): DenseSide {
+  let side = denseSides.get(config);
+  if (!side) {
+    side = new DenseSide(denseSettings(JSON.parse(config)));
+    denseSides.set(config, side);
+  }
+  return side;
+}
 
 function encoderFor(config: string): SparseEncoder {
   let encoder = encoders.get(config);
@@ -28,11 +41,12 @@ function encoderFor(config: string): SparseEncoder {
   return encoder;
 }
 
-parentPort?.on('message', (task: EncodeTask) => {
+parentPort?.on('message', async (task: EncodeTask) => {
   let reply: EncodeReply;
   try {
     const encoder = encoderFor(task.encoderConfig);
-    reply = { taskId: task.taskId, outcomes: task.documents.map((document) => encodeForCollection(encoder, document)) };
+    const dense = task.denseConfig !== undefined ? denseSideFor(task.denseConfig) : undefined;
+    reply = { taskId: task.taskId, outcomes: await encodeBatchForCollection(encoder, dense, task.documents) };
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     reply = { taskId: task.taskId, failure: { code: typeof code === 'string' ? code : 'ENCODING_FAILED', message: (error as Error).message } };

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
-import { encodeForCollection, type EncodingOutcome } from '../engine/collection.js';
+import { encodeBatchForCollection, type EncodingOutcome } from '../engine/collection.js';
+import type { DenseSide } from '../engine/dense-side.js';
 import type { IngestDocument } from '../engine/documents.js';
 import { SparrowError } from '../engine/errors.js';
 import type { SparseEncoder } from '../encoders/encoder.js';
@@ -40,22 +41,22 @@ export class EncoderPool {
     return Math.max(1, Math.min(4, os.availableParallelism() - 1));
   }
 
-  /** Encodes on the calling thread with the collection's own encoder (size 0, or a single document). */
-  static encodeHere(encoder: SparseEncoder, documents: readonly IngestDocument[]): EncodingOutcome[] {
-    return documents.map((document) => encodeForCollection(encoder, document));
+  /** Encodes on the calling thread with the collection's own encoders (size 0, or a single document). */
+  static encodeHere(encoder: SparseEncoder, dense: DenseSide | undefined, documents: readonly IngestDocument[]): Promise<EncodingOutcome[]> {
+    return encodeBatchForCollection(encoder, dense, documents);
   }
 
-  encode(encoder: SparseEncoder, documents: readonly IngestDocument[]): Promise<EncodingOutcome[]> {
+  /** Encodes by the collection's sparse encoder and dense side (when it has one). */
+  encode(encoder: SparseEncoder, dense: DenseSide | undefined, documents: readonly IngestDocument[]): Promise<EncodingOutcome[]> {
     if (this.closed) return Promise.reject(new SparrowError('POOL_CLOSED', 'the encoder pool is closed'));
-    if (this.size === 0 || documents.length === 0) {
-      try {
-        return Promise.resolve(EncoderPool.encodeHere(encoder, documents));
-      } catch (error) {
-        return Promise.reject(error as Error);
-      }
-    }
+    if (this.size === 0 || documents.length === 0) return EncoderPool.encodeHere(encoder, dense, documents);
     return new Promise((resolve, reject) => {
-      const task: EncodeTask = { taskId: this.nextTaskId++, encoderConfig: JSON.stringify(encoder.config), documents };
+      const task: EncodeTask = {
+        taskId: this.nextTaskId++,
+        encoderConfig: JSON.stringify(encoder.config),
+        ...(dense ? { denseConfig: JSON.stringify(dense.settings) } : {}),
+        documents,
+      };
       this.queue.push({ task, resolve, reject });
       this.dispatch();
     });

@@ -155,7 +155,9 @@ export async function runIngestion(collection: Collection, file: string, options
   const dispatch = (): void => {
     if (batch.processed === 0) return;
     const documents = batch.documents;
-    const encoded = options.pool ? options.pool.encode(collection.encoder, documents) : Promise.resolve(EncoderPool.encodeHere(collection.encoder, documents));
+    const encoded = options.pool
+      ? options.pool.encode(collection.encoder, collection.dense, documents)
+      : EncoderPool.encodeHere(collection.encoder, collection.dense, documents);
     // Awaited in order later; until then a failure must not count as unhandled.
     encoded.catch(() => undefined);
     inFlight.push({ batch, bytesRead: progress().bytesRead, encoded });

@@ -252,15 +252,15 @@ export function buildApp(options: AppOptions): FastifyInstance {
   }
 
   function registerCollections(api: FastifyInstance): void {
-    api.post<{ Body: { name: string; encoder?: Record<string, unknown>; index?: Record<string, unknown> } }>(
+    api.post<{ Body: { name: string; encoder?: Record<string, unknown>; index?: Record<string, unknown>; dense?: Record<string, unknown> } }>(
       '/collections',
       {
         config: { access: 'admin' },
         schema: { tags: ['collections'], summary: 'Create a collection.', body: schemas.createCollectionBody, response: { 201: schemas.collectionDetail, ...schemas.errorResponses } },
       },
       async (request, reply) => {
-        const { name, encoder, index } = request.body;
-        const collection = engine.createCollection(name, { ...(encoder ? { encoder } : {}), ...(index ? { index } : {}) });
+        const { name, encoder, index, dense } = request.body;
+        const collection = engine.createCollection(name, { ...(encoder ? { encoder } : {}), ...(index ? { index } : {}), ...(dense ? { dense } : {}) });
         void reply.status(201).header('location', `/collections/${encodeURIComponent(collection.name)}`);
         return collectionDetail(collection.name);
       },
@@ -273,6 +273,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
           name: c.name,
           encoder: c.encoder,
           index: c.indexSettings,
+          ...(c.dense ? { dense: c.dense } : {}),
           created_at: c.createdAt,
           documents: engine.store.countDocuments(c.id),
         })),
@@ -322,6 +323,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
       name: collection.name,
       encoder: collection.record.encoder,
       index: { ...collection.segmentSettings },
+      ...(collection.record.dense ? { dense: collection.record.dense } : {}),
       created_at: collection.record.createdAt,
       documents: statistics.documents,
       statistics: {
@@ -359,7 +361,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
         }
         const { id: _id, _id: _underscoreId, ...fields } = body;
         const document = toIngestDocument({ ...fields, id });
-        const result = collection.upsert([document]);
+        const result = await collection.upsertAsync([document]);
         const rejection = result.rejected[0];
         if (rejection) throw new SparrowError(rejection.code in ERROR_TABLE ? rejection.code : 'INVALID_DOCUMENT', rejection.message, { id });
         const created = result.inserted === 1;
@@ -429,7 +431,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
     api.post<{
       Params: { name: string };
       Body: {
-        query: string | Record<string, number>;
+        query?: string | Record<string, number>;
+        dense_vector?: number[];
+        retrieval?: 'auto' | 'sparse' | 'dense' | 'hybrid';
+        fusion?: Record<string, unknown>;
         k: number;
         fields?: boolean | string[];
         explain: boolean;
@@ -452,7 +457,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
       async (request) => {
         const collection = engine.collection(request.params.name);
         const body = request.body;
-        if (typeof body.query === 'string' && body.query.trim().length > 0) {
+        // Analysed terms are counted here for encoders that analyse synchronously (BM25); model
+        // encoders bound their own output (the vocabulary, their top-k pruning).
+        if (typeof body.query === 'string' && body.query.trim().length > 0 && !collection.encoder.encodeQueryAsync) {
           const terms = new Set<string>();
           for (const field of collection.encoder.encodeQuery(body.query).terms) for (const term of field.keys()) terms.add(term);
           if (terms.size > limits.queryTerms) {
@@ -460,7 +467,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
           }
         }
         const searchRequest: SearchRequest = {
-          query: body.query,
+          ...(body.query !== undefined ? { query: body.query } : {}),
+          ...(body.dense_vector !== undefined ? { denseVector: body.dense_vector } : {}),
+          ...(body.retrieval !== undefined ? { retrieval: body.retrieval } : {}),
+          ...(body.fusion !== undefined ? { fusion: body.fusion } : {}),
           k: body.k,
           fields: body.fields ?? true,
           explain: body.explain,
@@ -475,7 +485,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
               }
             : {}),
         };
-        return collection.search(searchRequest);
+        return collection.searchAsync(searchRequest);
       },
     );
   }

@@ -64,7 +64,7 @@ export async function applyBulk(engine: Engine, collectionName: string, body: Re
     const batch = pending;
     pending = [];
     const documents = batch.map((p) => p.document);
-    const outcomes: EncodingOutcome[] = await options.pool.encode(collection.encoder, documents);
+    const outcomes: EncodingOutcome[] = await options.pool.encode(collection.encoder, collection.dense, documents);
     collection = current();
     const result = collection.upsertEncoded(documents, outcomes, batch.map((p) => p.line));
     response.indexed += result.inserted;

@@ -23,6 +23,8 @@ export interface ServerLimits {
   readonly queryTerms: number;
   /** Longest query text, in characters. */
   readonly queryLength: number;
+  /** Most numbers in a dense query vector. */
+  readonly denseDimensions: number;
 }
 
 export const DEFAULT_LIMITS: ServerLimits = {
@@ -33,6 +35,7 @@ export const DEFAULT_LIMITS: ServerLimits = {
   bulkLines: 100_000,
   maxK: MAX_K,
   queryTerms: 1024,
+  denseDimensions: 4096,
   queryLength: 100_000,
 };
 
@@ -115,7 +118,7 @@ export const jobParams = { type: 'object', required: ['id'], properties: { id: {
 export function searchBodySchema(limits: ServerLimits) {
   return {
     type: 'object',
-    required: ['query'],
+    anyOf: [{ required: ['query'] }, { required: ['dense_vector'] }],
     additionalProperties: false,
     properties: {
       query: {
@@ -124,6 +127,40 @@ export function searchBodySchema(limits: ServerLimits) {
           { type: 'string', maxLength: limits.queryLength },
           { type: 'object', additionalProperties: {}, maxProperties: limits.queryTerms },
         ],
+      },
+      dense_vector: {
+        type: 'array',
+        minItems: 1,
+        maxItems: limits.denseDimensions,
+        items: { type: 'number' },
+        description: 'A dense query vector, for collections with a dense side whose vectors come from the client (or to override the dense encoder).',
+      },
+      retrieval: {
+        type: 'string',
+        enum: ['auto', 'sparse', 'dense', 'hybrid'],
+        default: 'auto',
+        description:
+          'Which sides answer. auto: hybrid when the request has a dense side (dense_vector, or text and a dense encoder), dense when it has only dense_vector, sparse otherwise.',
+      },
+      fusion: {
+        type: 'object',
+        additionalProperties: false,
+        description:
+          'How hybrid lists are fused. rrf (default): sum of weight/(k + rank), k 60. convex: sum of weight x normalized score; normalization min-max (default), z-score, theoretical-min-max (with bounds) or l2; missing: the normalized score of a document absent from one list ("min" default, "zero" or a number). depth: hits taken from each list (default max(k, 100)).',
+        properties: {
+          method: { type: 'string', enum: ['rrf', 'convex'] },
+          k: { type: 'number', minimum: 0 },
+          weights: { type: 'array', minItems: 2, maxItems: 2, items: { type: 'number', minimum: 0 }, description: '[sparse, dense]' },
+          normalization: { type: 'string', enum: ['min-max', 'z-score', 'theoretical-min-max', 'l2'] },
+          bounds: {
+            type: 'array',
+            minItems: 2,
+            maxItems: 2,
+            items: { type: 'object', required: ['min'], additionalProperties: false, properties: { min: { type: 'number' }, max: { type: 'number' } } },
+          },
+          missing: { anyOf: [{ type: 'string', enum: ['min', 'zero'] }, { type: 'number' }] },
+          depth: { type: 'integer', minimum: 1, maximum: limits.maxK },
+        },
       },
       k: { type: 'integer', minimum: 1, maximum: limits.maxK, default: 10 },
       fields: {
@@ -176,11 +213,27 @@ export const searchResponse = {
           score: { type: 'number' },
           fields: { type: 'object', additionalProperties: true },
           explain: { type: 'array', items: explanation },
+          fusion: {
+            type: 'array',
+            description: 'Hybrid hits with explain: each list\'s part in the fused score.',
+            items: {
+              type: 'object',
+              properties: {
+                list: { type: 'string' },
+                rank: { type: ['integer', 'null'] },
+                score: { type: ['number', 'null'] },
+                normalized: { type: 'number' },
+                weight: { type: 'number' },
+                contribution: { type: 'number' },
+              },
+            },
+          },
         },
       },
     },
     took_ms: { type: 'number' },
-    mode: { type: 'string', enum: ['exact', 'approximate'], description: 'How the query was answered.' },
+    mode: { type: 'string', enum: ['exact', 'approximate'], description: 'How the sparse side was answered.' },
+    retrieval: { type: 'string', enum: ['sparse', 'dense', 'hybrid'], description: 'Which sides answered.' },
     unknown_terms: { type: 'array', items: { type: 'string' } },
     warnings: { type: 'array', items: { type: 'string' } },
   },
@@ -199,6 +252,12 @@ export const createCollectionBody = {
       additionalProperties: true,
     },
     index: { type: 'object', description: 'Index settings (approximate index parameters), kept with the collection.', additionalProperties: true },
+    dense: {
+      type: 'object',
+      description:
+        'A dense side: {"encoder": {"type": "client", "dimension": 384} | {"type": "static"} | {"type": "transformers", "model": DIR}, "metric": "cosine" | "dot", "storage": "f32" | "int8", "index": "exact" | "hnsw"}. Client vectors come in each document\'s "dense_vector" field.',
+      additionalProperties: true,
+    },
   },
 } as const;
 
@@ -208,6 +267,7 @@ const collectionSummary = {
     name: { type: 'string' },
     encoder: { type: 'object', additionalProperties: true },
     index: { type: 'object', additionalProperties: true },
+    dense: { type: 'object', additionalProperties: true },
     created_at: { type: 'string' },
     documents: { type: 'integer' },
   },

@@ -85,11 +85,11 @@ export async function startServer(options: ServeOptions): Promise<void> {
     'sparrow is serving',
   );
   // Loading each collection's index now keeps the first searches fast; /ready says when it is done.
-  setImmediate(() => {
+  setImmediate(async () => {
     for (const record of engine.listCollections()) {
       if (closing) return;
       try {
-        engine.collection(record.name).warm();
+        await engine.collection(record.name).warmAsync();
       } catch (error) {
         app.log.error({ err: error, collection: record.name }, 'could not load the collection');
       }

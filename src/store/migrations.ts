@@ -110,6 +110,17 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX jobs_by_status ON jobs(status);
     `,
   },
+  {
+    version: 4,
+    description: 'dense vectors beside the sparse ones',
+    sql: `
+      -- A collection's dense side (encoder, metric, storage, index kind) as JSON; NULL when it has none.
+      ALTER TABLE collections ADD COLUMN dense TEXT;
+      -- A document's dense vector (little-endian float32), written in the same row as its sparse
+      -- vector, so a replaced or deleted document takes both with it.
+      ALTER TABLE documents ADD COLUMN dense BLOB;
+    `,
+  },
 ];
 
 export function migrate(db: Database): { from: number; to: number } {

@@ -13,6 +13,8 @@ export interface CollectionRecord {
   readonly name: string;
   readonly encoder: Record<string, unknown>;
   readonly indexSettings: Record<string, unknown>;
+  /** The dense side's settings (see engine/dense-side.ts); undefined when the collection has none. */
+  readonly dense: Record<string, unknown> | undefined;
   readonly createdAt: string;
 }
 
@@ -24,6 +26,8 @@ export interface DocumentWrite {
   readonly values: Float32Array;
   /** Number of tokens per encoder field (zeros for encoders without length norms). */
   readonly fieldLengths: Uint32Array;
+  /** The document's dense vector, for collections with a dense side. */
+  readonly dense?: Float32Array;
 }
 
 export interface StoredDocument {
@@ -124,14 +128,19 @@ export class Store {
 
   // ---- collections -------------------------------------------------------------------------
 
-  createCollection(name: string, encoder: Record<string, unknown>, indexSettings: Record<string, unknown> = {}): CollectionRecord {
+  createCollection(
+    name: string,
+    encoder: Record<string, unknown>,
+    indexSettings: Record<string, unknown> = {},
+    dense?: Record<string, unknown>,
+  ): CollectionRecord {
     validateCollectionName(name);
     if (this.getCollection(name)) {
       throw new StoreError('COLLECTION_EXISTS', `collection ${JSON.stringify(name)} already exists`);
     }
     const createdAt = new Date().toISOString();
-    const info = this.statements.insertCollection.run(name, JSON.stringify(encoder), JSON.stringify(indexSettings), createdAt);
-    return { id: Number(info.lastInsertRowid), name, encoder, indexSettings, createdAt };
+    const info = this.statements.insertCollection.run(name, JSON.stringify(encoder), JSON.stringify(indexSettings), dense ? JSON.stringify(dense) : null, createdAt);
+    return { id: Number(info.lastInsertRowid), name, encoder, indexSettings, dense, createdAt };
   }
 
   getCollection(name: string): CollectionRecord | undefined {
@@ -223,6 +232,7 @@ export class Store {
           JSON.stringify(write.fields),
           encodeVector(write.indices, write.values),
           encodeLengths(write.fieldLengths),
+          write.dense ? Buffer.from(write.dense.buffer, write.dense.byteOffset, write.dense.byteLength) : null,
           now,
         );
         accumulateStats(write.indices, write.fieldLengths, +1, docFreqDelta, fieldDelta);
@@ -322,6 +332,16 @@ export class Store {
     this.statements.deleteSegment.run(collectionId, segmentId);
   }
 
+  /** Streams the dense vector of every live document that has one, in doc-number order. */
+  *iterateDense(collectionId: number): Generator<{ docNumber: number; vector: Float32Array }> {
+    for (const row of this.statements.allDense.iterate(collectionId) as Iterable<{ doc_number: number; dense: Buffer }>) {
+      // Copied out: the buffer SQLite hands back need not be 4-byte aligned.
+      const vector = new Float32Array(row.dense.byteLength / 4);
+      new Uint8Array(vector.buffer).set(row.dense);
+      yield { docNumber: row.doc_number, vector };
+    }
+  }
+
   /** Streams every live document in doc-number order, without stored fields. */
   *iterateVectors(collectionId: number): Generator<Omit<StoredDocument, 'fields'>> {
     for (const row of this.statements.allVectors.iterate(collectionId) as Iterable<Omit<DocumentRow, 'fields'>>) {
@@ -336,6 +356,7 @@ interface CollectionRow {
   name: string;
   encoder: string;
   index_settings: string;
+  dense: string | null;
   created_at: string;
 }
 
@@ -363,6 +384,7 @@ function collectionFromRow(row: CollectionRow): CollectionRecord {
     name: row.name,
     encoder: JSON.parse(row.encoder) as Record<string, unknown>,
     indexSettings: JSON.parse(row.index_settings) as Record<string, unknown>,
+    dense: row.dense === null ? undefined : (JSON.parse(row.dense) as Record<string, unknown>),
     createdAt: row.created_at,
   };
 }
@@ -418,7 +440,7 @@ function applyStats(
 function prepareStatements(db: Database) {
   const statement = (sql: string): Statement => db.prepare(sql);
   return {
-    insertCollection: statement('INSERT INTO collections (name, encoder, index_settings, created_at) VALUES (?, ?, ?, ?)'),
+    insertCollection: statement('INSERT INTO collections (name, encoder, index_settings, dense, created_at) VALUES (?, ?, ?, ?, ?)'),
     collectionByName: statement('SELECT * FROM collections WHERE name = ?'),
     allCollections: statement('SELECT * FROM collections ORDER BY name'),
     nextDocNumber: statement('SELECT next_doc_number FROM collections WHERE id = ?'),
@@ -438,7 +460,7 @@ function prepareStatements(db: Database) {
     fieldsByNumber: statement('SELECT fields FROM documents WHERE collection_id = ? AND doc_number = ?'),
     deleteDocument: statement('DELETE FROM documents WHERE collection_id = ? AND doc_number = ?'),
     insertDocument: statement(
-      'INSERT INTO documents (collection_id, doc_number, external_id, fields, vector, field_lengths, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO documents (collection_id, doc_number, external_id, fields, vector, field_lengths, dense, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     ),
     vectorsInRange: statement(
       'SELECT doc_number, external_id, vector, field_lengths FROM documents WHERE collection_id = ? AND doc_number BETWEEN ? AND ? ORDER BY doc_number',
@@ -449,6 +471,7 @@ function prepareStatements(db: Database) {
     insertSegment: statement(
       'INSERT INTO segments (collection_id, segment_id, file_name, doc_count, min_doc_number, max_doc_number, byte_size, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     ),
+    allDense: statement('SELECT doc_number, dense FROM documents WHERE collection_id = ? AND dense IS NOT NULL ORDER BY doc_number'),
     allVectors: statement(
       'SELECT doc_number, external_id, vector, field_lengths FROM documents WHERE collection_id = ? ORDER BY doc_number',
     ),

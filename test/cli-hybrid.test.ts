@@ -114,6 +114,7 @@ t.test('eval beir --hybrid --dense DIR: a transformers.js model folder, cls pool
   t.equal(r.code, 0, r.stderr);
   const metrics = JSON.parse(fs.readFileSync(path.join(out, 'metrics.json'), 'utf8'));
   t.match(metrics.runs.dense.setting.encoder, { type: 'transformers', model, pooling: 'cls' });
+  t.match(metrics.runs.dense.setting, { metric: 'cosine', storage: 'int8', index: 'exact' }, 'the dense index settings are recorded');
   const qrels = await readQrels(path.join(folder, 'qrels', 'test.tsv'));
   for (const name of ['dense', 'rrf']) {
     t.same(metrics.runs[name].metrics, evaluate(await readRun(path.join(out, 'runs', `${name}.trec`)), qrels, EVAL_MEASURES).all, `${name}: metrics equal its run file's`);

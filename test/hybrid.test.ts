@@ -146,6 +146,6 @@ t.test('runConvexTuning (sparrow eval tune) reports the weight and writes tune.j
   t.ok(result.grid.every((g) => g.value <= result.best.value));
   const written = JSON.parse(fs.readFileSync(path.join(out, 'tune.json'), 'utf8'));
   t.same(written.best, result.best);
-  t.equal(written.dense.type, 'static');
+  t.equal(written.dense.encoder.type, 'static');
   await t.rejects(runConvexTuning({ dir: folder, dense: { type: 'static', embeddings: vectors }, split: 'dev' }), { code: 'SPLIT_NOT_FOUND' });
 });

@@ -446,7 +446,8 @@ export class Collection {
   private denseSearch(request: SearchRequest, k: number, vector: Float32Array): DenseSearchResult {
     const index = this.exactIndex();
     const dense = this.dense!.indexOr(() => this.store.iterateDense(this.record.id), this.tieKey);
-    if (!dense) return { docNumbers: new Uint32Array(0), scores: new Float64Array(0) };
+    // No vectors yet, or a query with no known word (the zero vector): every score would tie at 0.
+    if (!dense || vector.every((x) => x === 0)) return { docNumbers: new Uint32Array(0), scores: new Float64Array(0) };
     if (vector.length !== dense.dimension) {
       throw new SparrowError('VECTOR_DIMENSION_MISMATCH', `the query vector has ${vector.length} numbers; this collection's dense vectors have ${dense.dimension}`);
     }

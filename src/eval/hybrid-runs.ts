@@ -2,16 +2,12 @@ import fs from 'node:fs';
 import { readQueries } from './beir-eval.js';
 import os from 'node:os';
 import path from 'node:path';
-import type { DenseEncoder } from '../encoders/dense.js';
-import { createDenseEncoder } from '../encoders/dense-registry.js';
-import { StaticEmbeddingEncoder } from '../encoders/static-embeddings.js';
+import { documentText } from '../encoders/dense.js';
+import { staticEmbeddingsConfig, wordIdf } from '../encoders/static-embeddings.js';
 import type { Collection } from '../engine/collection.js';
 import { toIngestDocument } from '../engine/documents.js';
 import { Engine } from '../engine/engine.js';
-import { SparrowError } from '../engine/errors.js';
-import { ExactDenseIndex, type DenseStorage } from '../index/dense/exact.js';
-import { HnswDenseIndex } from '../index/dense/hnsw.js';
-import type { DenseIndex } from '../index/dense/exact.js';
+import type { DenseStorage } from '../index/dense/exact.js';
 import { openBeirFolder, type BeirFolder } from '../jobs/beir.js';
 import { ingestFile, type IngestSummary } from '../jobs/ingest.js';
 import { openInput, readJsonLines } from '../jobs/json-lines.js';
@@ -19,8 +15,9 @@ import type { Qrels, Run, ScoredDocument } from './metrics.js';
 import { readQrels } from './trec-files.js';
 
 /**
- * The two retrievers of a hybrid evaluation over one BEIR folder: BM25 through the engine (the
- * same ingestion and search the server uses) and a dense encoder over an in-memory dense index.
+ * The two retrievers of a hybrid evaluation over one BEIR folder: one collection with BM25 and a
+ * dense side, filled by the same ingestion and searched by the same calls the server uses (sparse
+ * alone, then dense alone, so that every fusion can be applied to the same two runs).
  * Built once; `runs(split)` answers every judged query of a split with both.
  */
 export interface HybridRetrieverOptions {
@@ -54,13 +51,9 @@ export class HybridRetriever {
   readonly sparseSetting: string;
   readonly denseConfig: object;
   readonly indexing: IngestSummary;
-  readonly denseEncodingMs: number;
   private readonly engine: Engine;
   private readonly dataDir: string;
   private readonly collection: Collection;
-  private readonly denseEncoder: DenseEncoder;
-  private readonly denseIndex: DenseIndex;
-  private readonly documentIds: string[];
   private readonly removeQuery: boolean;
 
   private constructor(init: {
@@ -71,10 +64,7 @@ export class HybridRetriever {
     collection: Collection;
     indexing: IngestSummary;
     sparseSetting: string;
-    denseEncoder: DenseEncoder;
-    denseIndex: DenseIndex;
-    documentIds: string[];
-    denseEncodingMs: number;
+    denseConfig: object;
     removeQuery: boolean;
   }) {
     this.folder = init.folder;
@@ -85,11 +75,7 @@ export class HybridRetriever {
     this.collection = init.collection;
     this.indexing = init.indexing;
     this.sparseSetting = init.sparseSetting;
-    this.denseEncoder = init.denseEncoder;
-    this.denseConfig = init.denseEncoder.config;
-    this.denseIndex = init.denseIndex;
-    this.documentIds = init.documentIds;
-    this.denseEncodingMs = init.denseEncodingMs;
+    this.denseConfig = init.denseConfig;
     this.removeQuery = init.removeQuery;
   }
 
@@ -100,32 +86,24 @@ export class HybridRetriever {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'sparrow-hybrid-'));
     const engine = Engine.open(dataDir);
     try {
-      const collection = engine.createCollection('hybrid', { encoder: { type: 'bm25', fields } });
-      const indexing = await ingestFile(collection, folder.corpus, options.onProgress ? { onProgress: (p) => options.onProgress!('sparse index', p.processed, 0) } : {});
-      collection.warm();
-
-      const documents = await readCorpus(folder.corpus);
-      const denseEncoder = createDenseEncoder(options.dense ?? DEFAULT_DENSE_ENCODER);
-      const started = process.hrtime.bigint();
-      await denseEncoder.load();
-      if (denseEncoder instanceof StaticEmbeddingEncoder && denseEncoder.config.idf === undefined) {
-        denseEncoder.fitIdf(documents.map((d) => denseEncoder.documentText(d.fields)));
+      const denseEncoder: Record<string, unknown> = { ...(options.dense ?? DEFAULT_DENSE_ENCODER) };
+      if (denseEncoder['type'] === 'static' && denseEncoder['idf'] === undefined) {
+        // Word weights are the corpus' own IDF, written where the collection's encoder reads it.
+        const textFields = staticEmbeddingsConfig(denseEncoder).textFields;
+        const documents = await readCorpus(folder.corpus);
+        const idf = wordIdf(documents.map((d) => documentText(d.fields, textFields)));
+        const idfFile = path.join(dataDir, 'word-idf.json');
+        fs.writeFileSync(idfFile, JSON.stringify(Object.fromEntries(idf)));
+        denseEncoder['idf'] = idfFile;
       }
-      const documentIds = documents.map((d) => d.id);
-      const vectors: Float32Array[] = [];
-      const chunk = 256;
-      for (let start = 0; start < documents.length; start += chunk) {
-        vectors.push(...(await denseEncoder.encodeDocuments(documents.slice(start, start + chunk).map((d) => d.fields))));
-        options.onProgress?.('dense encoding', Math.min(start + chunk, documents.length), documents.length);
-      }
-      const denseEncodingMs = Number(process.hrtime.bigint() - started) / 1e6;
-      const dimension = vectors[0]?.length ?? denseEncoder.dimension ?? 1;
-      const tieKey = (doc: number): string => documentIds[doc]!;
-      const denseIndex: DenseIndex =
-        options.denseIndex === 'hnsw'
-          ? new HnswDenseIndex(dimension, { metric: 'cosine', tieKey })
-          : new ExactDenseIndex(dimension, { metric: 'cosine', storage: options.denseStorage ?? 'f32', tieKey });
-      vectors.forEach((vector, doc) => denseIndex.add(doc, vector));
+      // One collection with both sides: the same ingestion (both encoders in the bulk encoder
+      // threads) and the same searches the server runs.
+      const collection = engine.createCollection('hybrid', {
+        encoder: { type: 'bm25', fields },
+        dense: { encoder: denseEncoder, metric: 'cosine', storage: options.denseStorage ?? 'f32', index: options.denseIndex ?? 'exact' },
+      });
+      const indexing = await ingestFile(collection, folder.corpus, options.onProgress ? { onProgress: (p) => options.onProgress!('indexing', p.processed, 0) } : {});
+      await collection.warmAsync();
       return new HybridRetriever({
         folder,
         queries,
@@ -134,10 +112,7 @@ export class HybridRetriever {
         collection,
         indexing,
         sparseSetting: `bm25-${fields}`,
-        denseEncoder,
-        denseIndex,
-        documentIds,
-        denseEncodingMs,
+        denseConfig: collection.record.dense!,
         removeQuery: options.removeQuery ?? true,
       });
     } catch (error) {
@@ -147,13 +122,13 @@ export class HybridRetriever {
     }
   }
 
-  /** Both runs, top k per query, over the judged queries of a split that have text. */
   /** A split's judgements, and its judged queries that have text. */
   async judged(split: string): Promise<{ qrels: Qrels; queryIds: string[] }> {
     const qrels = await readQrels(this.folder.qrels(split));
     return { qrels, queryIds: [...qrels.keys()].filter((id) => this.queries.has(id)) };
   }
 
+  /** Both runs, top k per query, over the judged queries of a split that have text. */
   async runs(split: string, k: number, options: { queryIds?: readonly string[] } = {}): Promise<SplitRuns> {
     const judged = await this.judged(split);
     const qrels = judged.qrels;
@@ -163,28 +138,23 @@ export class HybridRetriever {
     const latencies = { sparse: [] as number[], dense: [] as number[] };
     for (const queryId of ids) {
       const text = this.queries.get(queryId) ?? '';
-      let started = process.hrtime.bigint();
-      const sparseHits: ScoredDocument[] =
-        text.trim().length === 0
-          ? []
-          : (await this.collection.searchAsync({ query: text, k, ...(this.removeQuery ? { excludeIds: [queryId] } : {}) })).hits.map((h) => ({ docId: h.id, score: h.score }));
-      latencies.sparse.push(Number(process.hrtime.bigint() - started) / 1e6);
-      sparse.set(queryId, sparseHits);
-
-      started = process.hrtime.bigint();
-      const queryVector = await this.denseEncoder.encodeQuery(text);
-      const excluded = this.removeQuery ? queryId : undefined;
-      const found = this.denseIndex.search(queryVector, k, excluded !== undefined ? { accept: (doc) => this.documentIds[doc] !== excluded } : {});
-      const denseHits: ScoredDocument[] = [];
-      for (let i = 0; i < found.docNumbers.length; i++) denseHits.push({ docId: this.documentIds[found.docNumbers[i]!]!, score: found.scores[i]! });
-      latencies.dense.push(Number(process.hrtime.bigint() - started) / 1e6);
-      dense.set(queryId, denseHits);
+      for (const side of ['sparse', 'dense'] as const) {
+        const started = process.hrtime.bigint();
+        const hits: ScoredDocument[] =
+          text.trim().length === 0
+            ? []
+            : (await this.collection.searchAsync({ query: text, k, retrieval: side, ...(this.removeQuery ? { excludeIds: [queryId] } : {}) })).hits.map((h) => ({
+                docId: h.id,
+                score: h.score,
+              }));
+        latencies[side].push(Number(process.hrtime.bigint() - started) / 1e6);
+        (side === 'sparse' ? sparse : dense).set(queryId, hits);
+      }
     }
     return { split, qrels, sparse, dense, latencies };
   }
 
   async close(): Promise<void> {
-    await this.denseEncoder.dispose?.();
     this.engine.close();
     fs.rmSync(this.dataDir, { recursive: true, force: true });
   }

@@ -15,8 +15,6 @@ import { StaticEmbeddingEncoder } from '../encoders/static-embeddings.js';
 import { checkModelFolder } from '../encoders/model-files.js';
 import { openBeirFolder } from '../jobs/beir.js';
 import { ProgressBar, ingestDetail } from './progress.js';
-import { startServer } from '../server/serve.js';
-import { ApiKeys } from '../server/auth.js';
 
 /** Exit codes: 0 done; 1 failed; 2 bad usage; 3 finished, but some input lines were rejected. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, partial: 3 } as const;
@@ -667,6 +665,8 @@ async function commandServe(args: string[]): Promise<number> {
   const importDir = (values['import-dir'] as string | undefined) ?? env['SPARROW_IMPORT_DIR'];
   const keysFile = (values['keys-file'] as string | undefined) ?? env['SPARROW_KEYS_FILE'];
   const allowUnauthenticated = (values['allow-unauthenticated'] as boolean) || ['1', 'true', 'yes'].includes((env['SPARROW_ALLOW_UNAUTHENTICATED'] ?? '').toLowerCase());
+  // Loaded here, not at the top: Fastify and its plugins would slow every other command's start.
+  const [{ startServer }, { ApiKeys }] = await Promise.all([import('../server/serve.js'), import('../server/auth.js')]);
   await startServer({
     dataDir: dataDirOf(values),
     port,

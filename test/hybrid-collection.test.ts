@@ -255,3 +255,44 @@ t.test('a static dense side (word vectors) makes a text query hybrid; HTTP creat
   t.equal(badSettings.statusCode, 400);
   t.equal(badSettings.json().error.code, 'INVALID_DENSE_SETTINGS');
 });
+
+t.test('inference-free SPLADE from the command line: idf, index, search', async (t) => {
+  const { execFile } = await import('node:child_process');
+  const { repoRoot } = await import('./support/paths.js');
+  const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+  const run = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+    new Promise((resolve) => {
+      execFile(process.execPath, [cli, ...args], { encoding: 'utf8' }, (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr });
+      });
+    });
+  const dir = tempDir(t);
+  const model = tinyModelFolder(t);
+  const file = path.join(dir, 'corpus.jsonl');
+  fs.writeFileSync(file, corpus.map((d) => JSON.stringify(d)).join('\n') + '\n');
+  const idfFile = path.join(dir, 'idf.json');
+  const data = path.join(dir, 'data');
+
+  const idf = await run(['idf', file, '--model', model, '--out', idfFile]);
+  t.equal(idf.code, 0, idf.stderr);
+  const table = JSON.parse(fs.readFileSync(idfFile, 'utf8')) as Record<string, number>;
+  // "retrieval" is in 2 of the 8 documents: ln(1 + (8 - 2 + 0.5) / (2 + 0.5)).
+  t.ok(Math.abs(table['retrieval']! - Math.log(1 + 6.5 / 2.5)) < 1e-6, `idf of "retrieval" ${table['retrieval']}`);
+
+  const usage = await run(['index', 'c', file, '--encoder', 'splade', '--model', model, '--query-mode', 'inference-free', '--data-dir', data]);
+  t.equal(usage.code, 2, 'inference-free without --idf is a usage error');
+  t.match(usage.stderr, /--idf FILE/);
+  const indexed = await run(['index', 'c', file, '--encoder', 'splade', '--model', model, '--query-mode', 'inference-free', '--idf', idfFile, '--workers', '1', '--data-dir', data, '--json']);
+  t.equal(indexed.code, 0, indexed.stderr);
+  t.equal(JSON.parse(indexed.stdout).indexed, corpus.length);
+
+  const searched = await run(['search', 'c', 'sparse retrieval', '--explain', '--json', '--data-dir', data]);
+  t.equal(searched.code, 0, searched.stderr);
+  const response = JSON.parse(searched.stdout) as { hits: { id: string; explain: { term: string; queryWeight: number }[] }[] };
+  t.ok(response.hits.length > 0);
+  for (const hit of response.hits) {
+    for (const term of hit.explain) t.ok(Math.abs(term.queryWeight - table[term.term]!) < 1e-6, `${hit.id}: query weight of ${term.term} is its idf`);
+  }
+  const matched = new Set(response.hits.flatMap((h) => h.explain.map((e) => e.term)));
+  t.ok(matched.size > 0 && [...matched].every((term) => term === 'sparse' || term === 'retrieval'), `only the query's own tokens match, no expansion at query time (${[...matched].join(', ')})`);
+});

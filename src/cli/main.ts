@@ -62,6 +62,8 @@ Usage:
   sparrow eval tune DIR [--split train] [--queries N] [--seed N] [--measure ndcg_cut_10] [--out OUT]
                                  pick the sparse/dense convex weight on judged queries; OUT/tune.json
       [--k 1000] [--fields F] [--keep-query-doc] and the --dense flags above
+  sparrow idf FILE|BEIR_DIR --model DIR --out idf.json   IDF table of a corpus over a model's tokenizer
+                                                      (for --query-mode inference-free)
   sparrow collections                                 list collections
 
 Common options:
@@ -233,6 +235,40 @@ function encoderSettingsOf(values: Record<string, unknown>, vectors: boolean, fi
     if (docTopK !== undefined) encoder['docTopK'] = docTopK;
   }
   return { encoder, explicit: values['encoder'] !== undefined || values['encoder-settings'] !== undefined || spladeOnly.length > 0 };
+}
+
+/** `sparrow idf`: the IDF table inference-free SPLADE queries are weighted with. */
+async function commandIdf(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { model: { type: 'string' }, out: { type: 'string' }, 'max-length': { type: 'string' } });
+  if (values.help) return help();
+  const [input] = positionals;
+  if (!input || positionals.length > 1 || !values.model || !values.out) throw new UsageError('usage: sparrow idf FILE|BEIR_DIR --model DIR --out idf.json');
+  const maxLength = positiveInt(values['max-length'], '--max-length') ?? 512;
+  const { TextTokenizer } = await import('../encoders/transformers-runtime.js');
+  const { buildIdfTable, writeIdfTable } = await import('../encoders/inference-free.js');
+  const { resolveModelSource } = await import('../encoders/model-files.js');
+  const { isBeirFolder, openBeirFolder } = await import('../jobs/beir.js');
+  const { openInput, readJsonLines } = await import('../jobs/json-lines.js');
+  const { toIngestDocument } = await import('../engine/documents.js');
+  const { documentText } = await import('../encoders/dense.js');
+  const tokenizer = await TextTokenizer.load(resolveModelSource(values.model as string));
+  const corpus = isBeirFolder(path.resolve(input)) ? openBeirFolder(path.resolve(input)).corpus : path.resolve(input);
+  const texts: string[] = [];
+  let skipped = 0;
+  for await (const entry of readJsonLines(openInput(corpus).stream)) {
+    try {
+      if (entry.error) throw new Error(entry.error.message);
+      // The same text SPLADE encodes: title and text, joined.
+      texts.push(documentText(toIngestDocument(entry.value).fields, ['title', 'text']));
+    } catch {
+      skipped++;
+    }
+  }
+  const table = buildIdfTable(tokenizer, texts, maxLength);
+  const out = path.resolve(values.out as string);
+  writeIdfTable(out, table);
+  process.stdout.write(`wrote ${out}: ${Object.keys(table).length} tokens from ${texts.length} documents${skipped ? ` (${skipped} unreadable lines skipped)` : ''}\n`);
+  return EXIT.ok;
 }
 
 async function commandSearch(args: string[]): Promise<number> {
@@ -697,6 +733,8 @@ export async function main(argv: string[]): Promise<number> {
         return await commandEval(args);
       case 'collections':
         return await commandCollections(args);
+      case 'idf':
+        return await commandIdf(args);
       case 'serve':
         return await commandServe(args);
       case undefined:

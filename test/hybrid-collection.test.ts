@@ -296,3 +296,48 @@ t.test('inference-free SPLADE from the command line: idf, index, search', async 
   const matched = new Set(response.hits.flatMap((h) => h.explain.map((e) => e.term)));
   t.ok(matched.size > 0 && [...matched].every((term) => term === 'sparse' || term === 'retrieval'), `only the query's own tokens match, no expansion at query time (${[...matched].join(', ')})`);
 });
+
+t.test('precomputed sparse and client dense vectors from the command line: index, then a hybrid query file', async (t) => {
+  const { execFile } = await import('node:child_process');
+  const { repoRoot } = await import('./support/paths.js');
+  const { readRun } = await import('../src/eval/trec-files.js');
+  const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
+  const run = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
+    new Promise((resolve) => {
+      execFile(process.execPath, [cli, ...args], { encoding: 'utf8' }, (error, stdout, stderr) => {
+        resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr });
+      });
+    });
+  const dir = tempDir(t);
+  const data = path.join(dir, 'data');
+  const dense = vectors(3);
+  const docs = path.join(dir, 'docs.jsonl');
+  fs.writeFileSync(docs, corpus.map((d, i) => JSON.stringify({ id: d.id, vector: { [`t${i % 3}`]: 1 + i, shared: 0.5 }, dense_vector: dense[i] })).join('\n') + '\n');
+  const queries = path.join(dir, 'queries.jsonl');
+  fs.writeFileSync(
+    queries,
+    [
+      { id: 'q1', vector: { t1: 1 }, dense_vector: [1, 0.2, 0, 0] },
+      { id: 'q2', dense_vector: [0, 0.1, 1, 0.3] },
+    ]
+      .map((q) => JSON.stringify(q))
+      .join('\n') + '\n',
+  );
+  const indexed = await run(['index', 'v', '--vectors', docs, '--dense', '{"encoder": {"type": "client", "dimension": 4}}', '--data-dir', data]);
+  t.equal(indexed.code, 0, indexed.stderr);
+  const out = path.join(dir, 'run.trec');
+  const searched = await run(['search', 'v', '--vectors', queries, '-k', '8', '--out', out, '--data-dir', data]);
+  t.equal(searched.code, 0, searched.stderr);
+  t.match(searched.stdout, /1 hybrid, 1 dense/);
+  const written = await readRun(out);
+
+  const engine = Engine.open(data);
+  t.teardown(() => engine.close());
+  const collection = engine.collection('v');
+  const hybrid = await collection.searchAsync({ query: { t1: 1 }, denseVector: [1, 0.2, 0, 0], k: 8 });
+  t.same(written.get('q1')!.map((d) => d.docId), hybrid.hits.map((h) => h.id), 'q1: the run file holds the hybrid ranking');
+  const denseOnly = await collection.searchAsync({ denseVector: [0, 0.1, 1, 0.3], k: 8 });
+  t.same(written.get('q2')!.map((d) => d.docId), denseOnly.hits.map((h) => h.id), 'q2: a dense-only query');
+  t.equal(denseOnly.hits[0]!.id.startsWith('d'), true);
+  t.ok(['d4', 'd5', 'd6', 'd7'].includes(denseOnly.hits[0]!.id), 'the dense query finds the documents pointing its way');
+});

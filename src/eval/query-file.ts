@@ -10,6 +10,8 @@ export interface QueryFileOptions {
   readonly mode?: SearchRequest['mode'];
   readonly approximate?: SearchRequest['approximate'];
   readonly filter?: SearchRequest['filter'];
+  readonly retrieval?: SearchRequest['retrieval'];
+  readonly fusion?: SearchRequest['fusion'];
 }
 
 export interface QueryFileResult {
@@ -27,7 +29,8 @@ export interface QueryFileResult {
 
 /**
  * Runs every query of a JSON-lines file ({"id" or "_id", and "vector": {"token": weight} or
- * "text"}) against a collection, one at a time on this thread, timing each search.
+ * "text", and/or "dense_vector": [...] for collections with a dense side}) against a collection,
+ * one at a time on this thread, timing each search.
  */
 export async function runQueryFile(collection: Collection, file: string, options: QueryFileOptions): Promise<QueryFileResult> {
   const { stream } = openInput(file);
@@ -37,16 +40,22 @@ export async function runQueryFile(collection: Collection, file: string, options
   const modes: Record<string, number> = {};
   for await (const entry of readJsonLines(stream)) {
     if (entry.error) throw new SparrowError(entry.error.code, `${file}: ${entry.error.message}`, { line: entry.line });
-    const value = entry.value as { id?: unknown; _id?: unknown; vector?: unknown; text?: unknown } | null;
+    const value = entry.value as { id?: unknown; _id?: unknown; vector?: unknown; text?: unknown; dense_vector?: unknown } | null;
     const id = value?.id ?? value?._id;
     if (typeof id !== 'string' && typeof id !== 'number') {
       throw new SparrowError('INVALID_QUERY_FILE', `${file}: line ${entry.line} has no "id"`, { line: entry.line });
     }
     const query = value?.vector ?? value?.text;
-    if (query === undefined) throw new SparrowError('INVALID_QUERY_FILE', `${file}: line ${entry.line} needs "vector" or "text"`, { line: entry.line });
+    const denseVector = value?.dense_vector;
+    if (query === undefined && denseVector === undefined) {
+      throw new SparrowError('INVALID_QUERY_FILE', `${file}: line ${entry.line} needs "vector", "text" or "dense_vector"`, { line: entry.line });
+    }
     const started = process.hrtime.bigint();
     const response = await collection.searchAsync({
-      query: query as SearchRequest['query'],
+      ...(query !== undefined ? { query: query as SearchRequest['query'] } : {}),
+      ...(denseVector !== undefined ? { denseVector } : {}),
+      ...(options.retrieval ? { retrieval: options.retrieval } : {}),
+      ...(options.fusion ? { fusion: options.fusion } : {}),
       k: options.k,
       ...(options.mode ? { mode: options.mode } : {}),
       ...(options.approximate ? { approximate: options.approximate } : {}),
@@ -55,7 +64,8 @@ export async function runQueryFile(collection: Collection, file: string, options
     const micros = Number(process.hrtime.bigint() - started) / 1000;
     samples.push(micros);
     perQuery[String(id)] = Math.round(micros * 10) / 10;
-    modes[response.mode] = (modes[response.mode] ?? 0) + 1;
+    const how = response.retrieval === 'sparse' ? response.mode : response.retrieval;
+    modes[how] = (modes[how] ?? 0) + 1;
     run.set(String(id), response.hits.map((hit) => ({ docId: hit.id, score: hit.score })));
   }
   const sorted = Float64Array.from(samples).sort();

@@ -341,3 +341,30 @@ t.test('precomputed sparse and client dense vectors from the command line: index
   t.equal(denseOnly.hits[0]!.id.startsWith('d'), true);
   t.ok(['d4', 'd5', 'd6', 'd7'].includes(denseOnly.hits[0]!.id), 'the dense query finds the documents pointing its way');
 });
+
+t.test('an HNSW dense side agrees with the exact one, before and after reopening (graph built in one call)', async (t) => {
+  const dataDir = tempDir(t);
+  let engine = Engine.open(dataDir);
+  t.teardown(() => engine.close());
+  const random = new SeededRandom(11);
+  const dimension = 16;
+  const documents = Array.from({ length: 300 }, (_, i) =>
+    toIngestDocument({ id: `v${i}`, text: `vector ${i}`, dense_vector: Array.from({ length: dimension }, () => random.nextGaussian()) }),
+  );
+  const settings = (index: string) => ({ dense: { encoder: { type: 'client', dimension }, index } });
+  await engine.createCollection('exact', settings('exact')).upsertAsync(documents);
+  await engine.createCollection('graph', settings('hnsw')).upsertAsync(documents);
+  const queries = Array.from({ length: 20 }, () => Array.from({ length: dimension }, () => random.nextGaussian()));
+  const answer = async (name: string) => Promise.all(queries.map(async (q) => (await engine.collection(name).searchAsync({ denseVector: q, k: 10 })).hits.map((h) => h.id)));
+  const exact = await answer('exact');
+  const before = await answer('graph');
+  let found = 0;
+  exact.forEach((ids, i) => (found += ids.filter((id) => before[i]!.includes(id)).length));
+  t.ok(found / (10 * queries.length) >= 0.95, `recall@10 of the graph against the exact scan: ${(found / (10 * queries.length)).toFixed(3)}`);
+  engine.close();
+  engine = Engine.open(dataDir);
+  const after = await answer('graph');
+  let again = 0;
+  exact.forEach((ids, i) => (again += ids.filter((id) => after[i]!.includes(id)).length));
+  t.ok(again / (10 * queries.length) >= 0.95, `after reopening, the graph rebuilt from the store: ${(again / (10 * queries.length)).toFixed(3)}`);
+});

@@ -127,9 +127,24 @@ export class DenseSide {
   indexOr(build: () => Iterable<{ docNumber: number; vector: Float32Array }>, tieKey: (docNumber: number) => string): DenseIndex | undefined {
     if (this.built) return this.index;
     let index: DenseIndex | undefined;
-    for (const { docNumber, vector } of build()) {
-      index ??= this.newIndex(vector.length, tieKey);
-      index.add(docNumber, vector);
+    if (this.settings.index === 'hnsw') {
+      // The graph is built in one call, on every core: inserting one by one is several times slower.
+      const numbers: number[] = [];
+      const vectors: Float32Array[] = [];
+      for (const { docNumber, vector } of build()) {
+        numbers.push(docNumber);
+        vectors.push(vector);
+      }
+      if (vectors.length > 0) {
+        const graph = this.newIndex(vectors[0]!.length, tieKey) as HnswDenseIndex;
+        graph.addMany(numbers, vectors);
+        index = graph;
+      }
+    } else {
+      for (const { docNumber, vector } of build()) {
+        index ??= this.newIndex(vector.length, tieKey);
+        index.add(docNumber, vector);
+      }
     }
     this.index = index;
     this.built = true;

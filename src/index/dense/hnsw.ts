@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import { checkVector, DenseIndexError, unitCopy, type DenseIndex, type DenseMetric, type DenseSearchOptions, type DenseSearchResult } from './exact.js';
 
 /**
@@ -29,7 +30,7 @@ interface UsearchMatches {
 }
 
 interface UsearchIndex {
-  add(keys: bigint, vectors: Float32Array, threads: number): void;
+  add(keys: bigint | BigUint64Array, vectors: Float32Array, threads: number): void;
   search(vector: Float32Array, k: number, threads: number): UsearchMatches;
   remove(keys: bigint): number;
   contains(keys: bigint): boolean;
@@ -100,6 +101,23 @@ export class HnswDenseIndex implements DenseIndex {
     if (this.index.contains(key)) this.index.remove(key);
     // One thread: a single vector gains nothing from usearch's thread pool, and pays for it.
     this.index.add(key, this.metric === 'cosine' ? unitCopy(vector) : vector, 1);
+  }
+
+  /**
+   * Adds many new documents at once on `threads` threads (usearch inserts in parallel): how a
+   * collection's graph is built when it is opened. The numbers must not be in the index yet.
+   */
+  addMany(docNumbers: ArrayLike<number>, vectors: readonly Float32Array[], threads = Math.max(1, os.availableParallelism())): void {
+    if (docNumbers.length !== vectors.length) throw new DenseIndexError('INVALID_VECTOR', `${docNumbers.length} numbers for ${vectors.length} vectors`);
+    if (vectors.length === 0) return;
+    const rows = new Float32Array(vectors.length * this.dimension);
+    const keys = new BigUint64Array(vectors.length);
+    for (let i = 0; i < vectors.length; i++) {
+      checkVector(vectors[i]!, this.dimension, 'vector');
+      rows.set(this.metric === 'cosine' ? unitCopy(vectors[i]!) : vectors[i]!, i * this.dimension);
+      keys[i] = BigInt(docNumbers[i]!);
+    }
+    this.index.add(keys, rows, threads);
   }
 
   remove(docNumber: number): boolean {

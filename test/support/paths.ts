@@ -13,8 +13,8 @@ export const repoRoot = (() => {
   return dir;
 })();
 
-/** The shared data folder beside the repository (read-only, never copied in). */
-export const sharedDir = path.resolve(repoRoot, '..', 'shared');
+/** The shared data folder beside the repository (read-only, never copied in); SPARROW_SHARED_DIR moves it. */
+export const sharedDir = path.resolve(process.env['SPARROW_SHARED_DIR'] ?? path.join(repoRoot, '..', 'shared'));
 
 export const scifactDir = path.join(sharedDir, 'data', 'beir', 'scifact');
 export const hasScifact = fs.existsSync(path.join(scifactDir, 'corpus.jsonl'));

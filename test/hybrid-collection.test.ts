@@ -10,6 +10,7 @@ import { buildApp } from '../src/server/app.js';
 import { SeededRandom } from '../src/index/seismic/random.js';
 import { tinyModelFolder } from './support/tiny-model.js';
 import { tempDir } from './support/tmp.js';
+import { runCli } from './support/cli.js';
 
 const texts = [
   'White matter microstructure in newborn infants measured by diffusion imaging.',
@@ -257,15 +258,7 @@ t.test('a static dense side (word vectors) makes a text query hybrid; HTTP creat
 });
 
 t.test('inference-free SPLADE from the command line: idf, index, search', async (t) => {
-  const { execFile } = await import('node:child_process');
-  const { repoRoot } = await import('./support/paths.js');
-  const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
-  const run = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-    new Promise((resolve) => {
-      execFile(process.execPath, [cli, ...args], { encoding: 'utf8' }, (error, stdout, stderr) => {
-        resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr });
-      });
-    });
+  const run = runCli;
   const dir = tempDir(t);
   const model = tinyModelFolder(t);
   const file = path.join(dir, 'corpus.jsonl');
@@ -298,16 +291,8 @@ t.test('inference-free SPLADE from the command line: idf, index, search', async 
 });
 
 t.test('precomputed sparse and client dense vectors from the command line: index, then a hybrid query file', async (t) => {
-  const { execFile } = await import('node:child_process');
-  const { repoRoot } = await import('./support/paths.js');
   const { readRun } = await import('../src/eval/trec-files.js');
-  const cli = path.join(repoRoot, 'dist', 'src', 'cli', 'main.js');
-  const run = (args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> =>
-    new Promise((resolve) => {
-      execFile(process.execPath, [cli, ...args], { encoding: 'utf8' }, (error, stdout, stderr) => {
-        resolve({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr });
-      });
-    });
+  const run = runCli;
   const dir = tempDir(t);
   const data = path.join(dir, 'data');
   const dense = vectors(3);

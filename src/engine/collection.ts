@@ -295,7 +295,12 @@ export class Collection {
       throw new SparrowError('NO_DENSE_SIDE', `collection ${JSON.stringify(this.name)} has no dense side`);
     }
     if (useDense && !denseAvailable) {
-      throw new SparrowError('QUERY_VECTOR_REQUIRED', `collection ${JSON.stringify(this.name)} takes dense vectors from the client: send dense_vector`);
+      throw new SparrowError(
+        'QUERY_VECTOR_REQUIRED',
+        this.dense!.fromClient
+          ? `collection ${JSON.stringify(this.name)} takes dense vectors from the client: send dense_vector`
+          : 'a dense search needs query text (for the dense encoder) or dense_vector',
+      );
     }
     if (useSparse && !sparseAvailable) throw new SparrowError('EMPTY_QUERY', 'the request has no query for the sparse side');
     if (!useSparse && !useDense) throw new SparrowError('EMPTY_QUERY', 'the request has no query');

@@ -28,7 +28,7 @@ export const ERROR_TABLE: Readonly<Record<string, ErrorSpec>> = {
   MODEL_FILES_MISSING: { status: 400, description: "The encoder's model folder lacks files it must hold (config.json, tokenizer files, onnx/model.onnx)." },
   INVALID_DENSE_SETTINGS: { status: 400, description: "The collection's dense settings are out of range (unknown key, metric not cosine or dot, storage not f32 or int8, index not exact or hnsw)." },
   NO_DENSE_SIDE: { status: 400, description: 'A dense vector or dense retrieval was asked of a collection created without a dense side.' },
-  QUERY_VECTOR_REQUIRED: { status: 400, description: "The collection's dense vectors come from the client, so a dense or hybrid search needs dense_vector." },
+  QUERY_VECTOR_REQUIRED: { status: 400, description: "A dense or hybrid search has no dense query: send dense_vector (always needed when the collection's vectors come from the client) or query text for its dense encoder." },
   INVALID_RETRIEVAL: { status: 400, description: 'retrieval is not auto, sparse, dense or hybrid.' },
   INVALID_FUSION: { status: 400, description: 'The fusion setting is wrong (unknown method or normalization, weights not one per list, theoretical-min-max without bounds).' },
   VECTOR_MISSING: { status: 400, description: 'A document of a collection with client dense vectors has no dense_vector field.' },

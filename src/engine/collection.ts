@@ -289,7 +289,7 @@ export class Collection {
     }
     const denseAvailable = this.dense !== undefined && (request.denseVector !== undefined || (text !== undefined && !this.dense.fromClient));
     const sparseAvailable = request.query !== undefined;
-    let useDense = retrieval === 'dense' || retrieval === 'hybrid' || (retrieval === 'auto' && denseAvailable);
+    const useDense = retrieval === 'dense' || retrieval === 'hybrid' || (retrieval === 'auto' && denseAvailable);
     const useSparse = retrieval === 'sparse' || retrieval === 'hybrid' || (retrieval === 'auto' && sparseAvailable);
     if (useDense && !this.dense) {
       throw new SparrowError('NO_DENSE_SIDE', `collection ${JSON.stringify(this.name)} has no dense side`);
@@ -304,7 +304,6 @@ export class Collection {
     }
     if (useSparse && !sparseAvailable) throw new SparrowError('EMPTY_QUERY', 'the request has no query for the sparse side');
     if (!useSparse && !useDense) throw new SparrowError('EMPTY_QUERY', 'the request has no query');
-    useDense = useDense && this.dense !== undefined;
     if (typeof request.query === 'string' && request.query.trim().length === 0) throw new SparrowError('EMPTY_QUERY', 'the query text is empty');
     const [sparseQuery, denseQuery] = await Promise.all([
       useSparse ? this.encodeQueryAsync(request.query!) : undefined,

@@ -1,7 +1,7 @@
 import type { Collection, RejectedDocument } from '../engine/collection.js';
 import { isBeirFolder, openBeirFolder } from './beir.js';
 import { EncoderPool } from './encoder-pool.js';
-import { DEFAULT_BATCH_SIZE, runIngestion, type IngestionProgress, type InputFormat } from './runner.js';
+import { DEFAULT_BATCH_SIZE, runIngestion, type IngestionProgress, type IngestionResult, type InputFormat } from './runner.js';
 
 export { DEFAULT_BATCH_SIZE };
 
@@ -21,22 +21,11 @@ export interface IngestOptions {
   readonly workers?: number;
 }
 
-export interface IngestSummary {
+/** What an import reports: the runner's counts, plus where the input came from and the rate. */
+export type IngestSummary = Pick<IngestionResult, 'indexed' | 'updated' | 'rejected' | 'duplicateIds' | 'errors' | 'warnings' | 'elapsedMs' | 'stopped'> & {
   readonly source: string;
-  /** New documents. */
-  readonly indexed: number;
-  /** Documents that replaced an existing version (same id). */
-  readonly updated: number;
-  readonly rejected: number;
-  /** Ids that occurred more than once in this input; the last occurrence wins. */
-  readonly duplicateIds: number;
-  readonly errors: RejectedDocument[];
-  readonly warnings: string[];
-  readonly elapsedMs: number;
   readonly docsPerSecond: number;
-  /** Set when the run stopped before the end of the input (failFast). */
-  readonly stopped?: { code: string; message: string; line?: number };
-}
+};
 
 /** A BEIR folder stands for its corpus file; anything else is read as a JSON-lines file. */
 export function resolveInputFile(input: string): string {

@@ -1,7 +1,8 @@
 import type { EncodedDocument, SparseEncoder } from '../encoders/encoder.js';
 import { ExactIndex, type ExactQuery } from '../index/exact.js';
-import type { CollectionRecord, DocumentWrite, Store, TermEntry } from '../store/store.js';
-import { TermDictionary } from './dictionary.js';
+import type { BatchOutcome, CollectionRecord, DocumentWrite, Store, TermEntry } from '../store/store.js';
+import { sortedVector, TermDictionary } from './dictionary.js';
+import type { PackedBatch, TokenResolver } from './packed-batch.js';
 import type { IngestDocument } from './documents.js';
 import { SparrowError, errorCode } from './errors.js';
 import { compileFilter, type Filter } from './filter.js';
@@ -179,14 +180,70 @@ export class Collection {
       const { indices, values } = this.dictionary.assign(outcome.terms, newTerms);
       writes.push({
         externalId: document.id,
-        fields: this.storedFields(document.fields),
+        storedJson: JSON.stringify(storedFieldsOf(this.encoder, this.dense, document.fields)),
         indices,
         values,
         fieldLengths: outcome.lengths,
         ...(this.dense && outcome.dense ? { dense: outcome.dense } : {}),
       });
     }
+    const outcome = this.commitWrites(writes, newTerms);
+    return { inserted: outcome.inserted, updated: outcome.updated, rejected };
+  }
+
+  /**
+   * Writes a batch encoded off this thread (see jobs/line-encoder.ts). `lines[i]` is the input
+   * line of `batch.outcomes[i]`; rejections come back in line order. The resolver belongs to the
+   * encoder whose token tables the batch's local ids refer to.
+   */
+  upsertPacked(batch: PackedBatch, lines: ArrayLike<number>, resolver: TokenResolver): UpsertResult & { readonly ids: string[] } {
+    this.refreshIfChangedElsewhere();
+    resolver.learn(batch.newTokens);
+    const rejected: RejectedDocument[] = [];
+    const writes: DocumentWrite[] = [];
+    const ids: string[] = [];
+    const newTerms: TermEntry[] = [];
+    const { termStart, termField, termLocal, termValues, lengths, fieldCount } = batch;
+    let globalIds = new Uint32Array(1024);
+    let document = 0;
+    for (let i = 0; i < batch.outcomes.length; i++) {
+      const outcome = batch.outcomes[i]!;
+      const line = lines[i]!;
+      if (outcome.kind === 'rejected') {
+        rejected.push({ id: outcome.id, line, code: outcome.code, message: outcome.message });
+        continue;
+      }
+      if (outcome.kind !== 'document') continue;
+      const start = termStart[document]!;
+      const end = termStart[document + 1]!;
+      const count = end - start;
+      if (globalIds.length < count) globalIds = new Uint32Array(count * 2);
+      for (let t = 0; t < count; t++) globalIds[t] = resolver.resolve(termField[start + t]!, termLocal[start + t]!, this.dictionary, newTerms);
+      const { indices, values } = sortedVector(globalIds, termValues.subarray(start, end), count);
+      ids.push(outcome.id);
+      writes.push({
+        externalId: outcome.id,
+        storedJson: batch.storedFields[document]!,
+        indices,
+        values,
+        fieldLengths: lengths.slice(document * fieldCount, (document + 1) * fieldCount),
+        ...(batch.dense ? { dense: batch.dense.slice(document * batch.denseDimension!, (document + 1) * batch.denseDimension!) } : {}),
+      });
+      document++;
+    }
     let outcome;
+    try {
+      outcome = this.commitWrites(writes, newTerms);
+    } catch (error) {
+      resolver.forgetAbove(this.dictionary.size);
+      throw error;
+    }
+    return { inserted: outcome.inserted, updated: outcome.updated, rejected, ids };
+  }
+
+  /** One transaction for the batch, then the in-memory indexes follow what was committed. */
+  private commitWrites(writes: DocumentWrite[], newTerms: TermEntry[]): BatchOutcome {
+    let outcome: BatchOutcome;
     try {
       outcome = this.store.writeBatch(this.record.id, newTerms, writes);
     } catch (error) {
@@ -217,7 +274,7 @@ export class Collection {
         void this.segments.maybeBuild(this.index);
       }
     }
-    return { inserted: outcome.inserted, updated: outcome.updated, rejected };
+    return outcome;
   }
 
   /** Deletes by external id; returns how many existed. Removed from search at once. */
@@ -469,14 +526,6 @@ export class Collection {
     return { termIds: resolved.termIds, weights: resolved.weights };
   }
 
-  private storedFields(fields: Record<string, unknown>): Record<string, unknown> {
-    const kept = this.encoder.storedFields ? this.encoder.storedFields(fields) : fields;
-    const vectorField = this.dense?.clientField;
-    if (vectorField === undefined || !(vectorField in kept)) return kept;
-    const { [vectorField]: _vector, ...rest } = kept;
-    return rest;
-  }
-
   private async encodeQueryAsync(query: QueryInput): Promise<EncodedQuery> {
     if (typeof query === 'string' && (this.encoder.encodeQueryAsync || this.encoder.load)) {
       if (query.trim().length === 0) throw new SparrowError('EMPTY_QUERY', 'the query text is empty');
@@ -641,6 +690,15 @@ function checkK(value: number | undefined): number {
 
 function elapsedMs(started: bigint): number {
   return Math.round(Number(process.hrtime.bigint() - started) / 1e3) / 1000;
+}
+
+/** What a collection stores of a document's fields: not the sparse encoder's vector, nor client dense vectors. */
+export function storedFieldsOf(encoder: SparseEncoder, dense: DenseSide | undefined, fields: Record<string, unknown>): Record<string, unknown> {
+  const kept = encoder.storedFields ? encoder.storedFields(fields) : fields;
+  const vectorField = dense?.clientField;
+  if (vectorField === undefined || !(vectorField in kept)) return kept;
+  const { [vectorField]: _vector, ...rest } = kept;
+  return rest;
 }
 
 /**

@@ -37,6 +37,20 @@ export class TermDictionary {
     return this.byField[field]?.get(text);
   }
 
+  /** The id of a term, assigning the next id (and listing it in newTerms) when it is new. */
+  idOf(field: number, text: string, newTerms: TermEntry[]): number {
+    const map = this.fieldMap(field);
+    let id = map.get(text);
+    if (id === undefined) {
+      id = this.entries.length;
+      const entry = { termId: id, field, text };
+      this.entries.push(entry);
+      newTerms.push(entry);
+      map.set(text, id);
+    }
+    return id;
+  }
+
   /** Term ids (sorted ascending) and values of a document, assigning ids to new terms. */
   assign(terms: FieldTerms, newTerms: TermEntry[]): { indices: Uint32Array; values: Float32Array } {
     let count = 0;
@@ -45,35 +59,13 @@ export class TermDictionary {
     const encounterValues = new Float32Array(count);
     let n = 0;
     for (let field = 0; field < terms.length; field++) {
-      const map = this.fieldMap(field);
       for (const [text, value] of terms[field]!) {
-        let id = map.get(text);
-        if (id === undefined) {
-          id = this.entries.length;
-          const entry = { termId: id, field, text };
-          this.entries.push(entry);
-          newTerms.push(entry);
-          map.set(text, id);
-        }
-        ids[n] = id;
+        ids[n] = this.idOf(field, text, newTerms);
         encounterValues[n] = value;
         n++;
       }
     }
-    // Sort ids and carry values along without tuples: pack (id, position) into one double key.
-    const keys = new Float64Array(count);
-    for (let i = 0; i < count; i++) keys[i] = ids[i]! * 0x100000 + i;
-    if (count >= 0x100000) throw new Error('a document may hold at most 1048575 distinct terms');
-    keys.sort();
-    const indices = new Uint32Array(count);
-    const values = new Float32Array(count);
-    for (let i = 0; i < count; i++) {
-      const key = keys[i]!;
-      const position = key % 0x100000;
-      indices[i] = (key - position) / 0x100000;
-      values[i] = encounterValues[position]!;
-    }
-    return { indices, values };
+    return sortedVector(ids, encounterValues, count);
   }
 
   /** Query terms that exist in the dictionary, with their weights summed per id. */
@@ -113,4 +105,31 @@ export class TermDictionary {
     while (this.byField.length <= field) this.byField.push(new Map());
     return this.byField[field]!;
   }
+}
+
+let sortKeys = new Float64Array(1024);
+
+/**
+ * A document's (id, value) pairs sorted by id, as new arrays of exactly `count` entries. The sort
+ * carries values along without tuples: (id, position) packed into one double, one shared scratch.
+ */
+export function sortedVector(ids: ArrayLike<number>, encounterValues: ArrayLike<number>, count: number, offset = 0): { indices: Uint32Array; values: Float32Array } {
+  if (count >= 0x100000) throw new Error('a document may hold at most 1048575 distinct terms');
+  if (sortKeys.length < count) sortKeys = new Float64Array(Math.max(count, sortKeys.length * 2));
+  const keys = sortKeys.subarray(0, count);
+  let sorted = true;
+  for (let i = 0; i < count; i++) {
+    keys[i] = ids[offset + i]! * 0x100000 + i;
+    if (i > 0 && keys[i]! < keys[i - 1]!) sorted = false;
+  }
+  if (!sorted) keys.sort();
+  const indices = new Uint32Array(count);
+  const values = new Float32Array(count);
+  for (let i = 0; i < count; i++) {
+    const key = keys[i]!;
+    const position = key % 0x100000;
+    indices[i] = (key - position) / 0x100000;
+    values[i] = encounterValues[offset + position]!;
+  }
+  return { indices, values };
 }

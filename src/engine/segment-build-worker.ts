@@ -1,5 +1,5 @@
 import { parentPort } from 'node:worker_threads';
-import { buildSeismicIndex } from '../index/seismic/build.js';
+import { buildSeismicIndexParallel } from '../index/seismic/build-parallel.js';
 import type { SeismicBuildParams } from '../index/seismic/params.js';
 import { writeSegmentFile, type SegmentMetadata } from '../index/segment/segment-file.js';
 
@@ -25,7 +25,7 @@ export type SegmentBuildReply =
 parentPort?.once('message', (job: SegmentBuildJob) => {
   const started = performance.now();
   (async (): Promise<SegmentBuildReply> => {
-    const index = buildSeismicIndex({ rows: job.rows, dim: job.dim, indptr: job.indptr, indices: job.indices, values: job.values }, job.params);
+    const index = await buildSeismicIndexParallel({ rows: job.rows, dim: job.dim, indptr: job.indptr, indices: job.indices, values: job.values }, job.params);
     const info = await writeSegmentFile(job.path, { index, docNumbers: job.docNumbers, metadata: job.metadata });
     return { ok: true, byteLength: info.byteLength, buildMs: performance.now() - started };
   })()

@@ -4,9 +4,12 @@ import { DenseSide, denseSettings } from '../engine/dense-side.js';
 import type { IngestDocument } from '../engine/documents.js';
 import { createEncoder } from '../encoders/registry.js';
 import type { SparseEncoder } from '../encoders/encoder.js';
+import { packedTransferList, type PackedBatch } from '../engine/packed-batch.js';
+import { LineEncoder, type RawLines } from './line-encoder.js';
 
 /** A request from the pool: encode these documents with the encoder this configuration describes. */
 export interface EncodeTask {
+  readonly kind?: 'documents';
   readonly taskId: number;
   /** The configuration serialised once by the pool; workers keep an encoder per distinct text. */
   readonly encoderConfig: string;
@@ -15,8 +18,27 @@ export interface EncodeTask {
   readonly documents: readonly IngestDocument[];
 }
 
+/** Raw lines of one import (its session) to read, encode and pack; see jobs/line-encoder.ts. */
+export interface EncodeLinesTask {
+  readonly kind: 'lines';
+  readonly taskId: number;
+  readonly session: number;
+  readonly encoderConfig: string;
+  readonly denseConfig?: string;
+  readonly raw: RawLines;
+}
+
+/** An import ended: its token tables can go. */
+export interface ReleaseSessionTask {
+  readonly kind: 'release';
+  readonly session: number;
+}
+
+export type WorkerTask = EncodeTask | EncodeLinesTask | ReleaseSessionTask;
+
 export type EncodeReply =
   | { readonly taskId: number; readonly outcomes: EncodingOutcome[] }
+  | { readonly taskId: number; readonly packed: PackedBatch }
   | { readonly taskId: number; readonly failure: { readonly code: string; readonly message: string } };
 
 // Building an encoder can be costly (analyzers, vocabularies), so each worker builds one per configuration.
@@ -41,11 +63,27 @@ function encoderFor(config: string): SparseEncoder {
   return encoder;
 }
 
-parentPort?.on('message', async (task: EncodeTask) => {
+const sessions = new Map<number, LineEncoder>();
+
+parentPort?.on('message', async (task: WorkerTask) => {
+  if (task.kind === 'release') {
+    sessions.delete(task.session);
+    return;
+  }
   let reply: EncodeReply;
   try {
     const encoder = encoderFor(task.encoderConfig);
     const dense = task.denseConfig !== undefined ? denseSideFor(task.denseConfig) : undefined;
+    if (task.kind === 'lines') {
+      let lineEncoder = sessions.get(task.session);
+      if (!lineEncoder) {
+        lineEncoder = new LineEncoder(encoder, dense);
+        sessions.set(task.session, lineEncoder);
+      }
+      const packed = await lineEncoder.encode(task.raw);
+      parentPort!.postMessage({ taskId: task.taskId, packed }, packedTransferList(packed));
+      return;
+    }
     reply = { taskId: task.taskId, outcomes: await encodeBatchForCollection(encoder, dense, task.documents) };
   } catch (error) {
     const code = (error as { code?: unknown }).code;

@@ -5,18 +5,30 @@ import type { DenseSide } from '../engine/dense-side.js';
 import type { IngestDocument } from '../engine/documents.js';
 import { SparrowError } from '../engine/errors.js';
 import type { SparseEncoder } from '../encoders/encoder.js';
-import type { EncodeReply, EncodeTask } from './encode-worker.js';
+import type { PackedBatch } from '../engine/packed-batch.js';
+import type { EncodeLinesTask, EncodeReply, EncodeTask } from './encode-worker.js';
+import { LineEncoder, type RawLines } from './line-encoder.js';
 
 interface PendingTask {
-  readonly task: EncodeTask;
-  readonly resolve: (outcomes: EncodingOutcome[]) => void;
+  readonly task: EncodeTask | EncodeLinesTask;
+  readonly resolve: (reply: EncodeReply, encodedBy: number) => void;
   readonly reject: (error: Error) => void;
 }
 
 interface PoolWorker {
   readonly worker: Worker;
+  /** Never reused: a restarted worker has fresh token tables, so batches name who packed them. */
+  readonly serial: number;
   current: PendingTask | undefined;
 }
+
+/** A packed batch and the encoder (worker serial, or -1 for this thread) whose token ids it uses. */
+export interface PackedResult {
+  readonly batch: PackedBatch;
+  readonly encodedBy: number;
+}
+
+let nextSession = 1;
 
 /**
  * Worker threads that encode documents (tokenising, stemming, model inference: the CPU-bound part
@@ -29,6 +41,7 @@ export class EncoderPool {
   private readonly workers: PoolWorker[] = [];
   private readonly queue: PendingTask[] = [];
   private nextTaskId = 1;
+  private nextWorkerSerial = 0;
   private closed = false;
 
   constructor(size = EncoderPool.defaultSize()) {
@@ -57,9 +70,38 @@ export class EncoderPool {
         ...(dense ? { denseConfig: JSON.stringify(dense.settings) } : {}),
         documents,
       };
-      this.queue.push({ task, resolve, reject });
+      this.queue.push({ task, resolve: (reply) => resolve((reply as { outcomes: EncodingOutcome[] }).outcomes), reject });
       this.dispatch();
     });
+  }
+
+  /**
+   * A session for one import of raw lines: each call reads, encodes and packs a batch in a worker
+   * (or on this thread with size 0), keeping token tables per worker for the whole import.
+   */
+  linesSession(encoder: SparseEncoder, dense: DenseSide | undefined): LinesSession {
+    const session = nextSession++;
+    const encoderConfig = JSON.stringify(encoder.config);
+    const denseConfig = dense ? JSON.stringify(dense.settings) : undefined;
+    let local: LineEncoder | undefined;
+    return {
+      encode: (raw: RawLines): Promise<PackedResult> => {
+        if (this.closed) return Promise.reject(new SparrowError('POOL_CLOSED', 'the encoder pool is closed'));
+        if (this.size === 0) {
+          local ??= new LineEncoder(encoder, dense);
+          return local.encode(raw).then((batch) => ({ batch, encodedBy: -1 }));
+        }
+        return new Promise((resolve, reject) => {
+          const task: EncodeLinesTask = { kind: 'lines', taskId: this.nextTaskId++, session, encoderConfig, ...(denseConfig !== undefined ? { denseConfig } : {}), raw };
+          this.queue.push({ task, resolve: (reply, encodedBy) => resolve({ batch: (reply as { packed: PackedBatch }).packed, encodedBy }), reject });
+          this.dispatch();
+        });
+      },
+      release: (): void => {
+        local = undefined;
+        for (const { worker } of this.workers) worker.postMessage({ kind: 'release', session });
+      },
+    };
   }
 
   async close(): Promise<void> {
@@ -77,20 +119,21 @@ export class EncoderPool {
       idle.current = pending;
       // A busy worker keeps the process alive; an idle one must not (the CLI exits when its work is done).
       idle.worker.ref();
-      idle.worker.postMessage(pending.task);
+      const task = pending.task;
+      idle.worker.postMessage(task, task.kind === 'lines' ? [task.raw.bytes.buffer as ArrayBuffer] : []);
     }
   }
 
   private spawn(): PoolWorker {
     const worker = new Worker(new URL('./encode-worker.js', import.meta.url));
-    const entry: PoolWorker = { worker, current: undefined };
+    const entry: PoolWorker = { worker, serial: this.nextWorkerSerial++, current: undefined };
     worker.on('message', (reply: EncodeReply) => {
       const pending = entry.current;
       entry.current = undefined;
       worker.unref();
       if (pending && pending.task.taskId === reply.taskId) {
         if ('failure' in reply) pending.reject(new SparrowError(reply.failure.code, reply.failure.message));
-        else pending.resolve(reply.outcomes);
+        else pending.resolve(reply, entry.serial);
       }
       this.dispatch();
     });
@@ -109,4 +152,10 @@ export class EncoderPool {
     this.workers.push(entry);
     return entry;
   }
+}
+
+export interface LinesSession {
+  encode(raw: RawLines): Promise<PackedResult>;
+  /** Frees the session's token tables in every worker. */
+  release(): void;
 }

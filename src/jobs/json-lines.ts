@@ -9,6 +9,8 @@ export interface JsonLine {
   readonly endOffset: number;
   readonly value?: unknown;
   readonly error?: { code: string; message: string };
+  /** With `raw`, the line's bytes, unparsed (valid only until the next line is asked for). */
+  readonly bytes?: Buffer;
 }
 
 export interface JsonLinesOptions {
@@ -20,6 +22,11 @@ export interface JsonLinesOptions {
   readonly startOffset?: number;
   /** Lines up to this number are passed over unparsed (resuming where seeking is impossible, as in gzip). */
   readonly skipThroughLine?: number;
+  /**
+   * Yield each non-blank line's bytes instead of its parsed value: the caller parses it elsewhere
+   * (an encoder thread). Lines of ASCII white space are still skipped here.
+   */
+  readonly raw?: boolean;
 }
 
 export interface ByteProgress {
@@ -71,6 +78,7 @@ export async function* readJsonLines(stream: NodeJS.ReadableStream, options: Jso
   let oversized = false;
   let lineNumber = options.startLine ?? 0;
   const skipThroughLine = options.skipThroughLine ?? 0;
+  const raw = options.raw ?? false;
   // Bytes of the input before the current chunk.
   let chunkOffset = options.startOffset ?? 0;
 
@@ -91,6 +99,7 @@ export async function* readJsonLines(stream: NodeJS.ReadableStream, options: Jso
     const bytes = pending.length === 0 ? tail : Buffer.concat([...pending, tail]);
     pending = [];
     pendingBytes = 0;
+    if (raw) return isAsciiBlank(bytes) ? undefined : { line: lineNumber, endOffset, bytes };
     return parseLine(bytes, lineNumber, endOffset, decoder);
   };
 
@@ -132,7 +141,10 @@ export async function* readJsonLines(stream: NodeJS.ReadableStream, options: Jso
   }
 }
 
-function parseLine(bytes: Buffer, line: number, endOffset: number, decoder: TextDecoder): JsonLine | undefined {
+const lineDecoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+/** One line's bytes to a value, or to a coded error naming the line; undefined when it is blank. */
+export function parseLine(bytes: Buffer, line: number, endOffset: number, decoder: TextDecoder = lineDecoder): JsonLine | undefined {
   let text: string;
   try {
     text = decoder.decode(bytes);
@@ -146,4 +158,12 @@ function parseLine(bytes: Buffer, line: number, endOffset: number, decoder: Text
   } catch (error) {
     return { line, endOffset, error: { code: 'INVALID_JSON', message: `line ${line} is not valid JSON: ${(error as Error).message}` } };
   }
+}
+
+function isAsciiBlank(bytes: Buffer): boolean {
+  for (let i = 0; i < bytes.length; i++) {
+    const byte = bytes[i]!;
+    if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0d && byte !== 0x0a) return false;
+  }
+  return true;
 }

@@ -1,8 +1,8 @@
 import type { Database } from 'better-sqlite3';
-import type { Collection, EncodingOutcome, RejectedDocument } from '../engine/collection.js';
-import { toIngestDocument, type IngestDocument } from '../engine/documents.js';
-import { SparrowError, errorCode } from '../engine/errors.js';
-import { EncoderPool } from './encoder-pool.js';
+import type { Collection, RejectedDocument } from '../engine/collection.js';
+import { SparrowError } from '../engine/errors.js';
+import { TokenResolver } from '../engine/packed-batch.js';
+import { EncoderPool, type PackedResult } from './encoder-pool.js';
 import { openInput, readJsonLines, type ByteProgress } from './json-lines.js';
 
 /**
@@ -85,9 +85,13 @@ export const DEFAULT_BATCH_SIZE = 1000;
 const MAX_TRACKED_IDS = 2_000_000;
 
 interface PendingBatch {
-  readonly documents: IngestDocument[];
+  /** The batch's raw lines, back to back (its own buffer: it is transferred to an encoder thread). */
+  bytes: Uint8Array;
+  used: number;
+  readonly starts: number[];
+  readonly ends: number[];
   readonly lines: number[];
-  /** Lines rejected before encoding (bad JSON, no id) that fall inside this batch's span. */
+  /** Lines rejected while reading (too long) that fall inside this batch's span. */
   readonly parseRejections: RejectedDocument[];
   processed: number;
   endLine: number;
@@ -97,7 +101,7 @@ interface PendingBatch {
 interface InFlightBatch {
   readonly batch: PendingBatch;
   readonly bytesRead: number;
-  readonly encoded: Promise<EncodingOutcome[]>;
+  readonly encoded: Promise<PackedResult>;
 }
 
 /**
@@ -120,6 +124,7 @@ export async function runIngestion(collection: Collection, file: string, options
   const gzip = file.endsWith('.gz');
   const { stream, progress } = openInput(file, { start: resume.byteOffset });
   const lineOptions = {
+    raw: true,
     ...(options.maxLineBytes !== undefined ? { maxLineBytes: options.maxLineBytes } : {}),
     // A plain file is entered at the byte offset; gzip is read from the start, skipping committed lines.
     ...(gzip ? { skipThroughLine: resume.line } : { startLine: resume.line, startOffset: resume.byteOffset }),
@@ -152,12 +157,19 @@ export async function runIngestion(collection: Collection, file: string, options
     for (const entry of entries) if (errors.length < maxReported) errors.push(entry);
   };
 
+  const session = (options.pool ?? new EncoderPool(0)).linesSession(collection.encoder, collection.dense);
+  // One resolver per encoder thread: each has its own token tables.
+  const resolvers = new Map<number, TokenResolver>();
+
   const dispatch = (): void => {
     if (batch.processed === 0) return;
-    const documents = batch.documents;
-    const encoded = options.pool
-      ? options.pool.encode(collection.encoder, collection.dense, documents)
-      : EncoderPool.encodeHere(collection.encoder, collection.dense, documents);
+    const raw = {
+      bytes: batch.bytes.subarray(0, batch.used),
+      starts: Uint32Array.from(batch.starts),
+      ends: Uint32Array.from(batch.ends),
+      lines: Uint32Array.from(batch.lines),
+    };
+    const encoded = batch.lines.length > 0 ? session.encode(raw) : Promise.resolve(undefined as unknown as PackedResult);
     // Awaited in order later; until then a failure must not count as unhandled.
     encoded.catch(() => undefined);
     inFlight.push({ batch, bytesRead: progress().bytesRead, encoded });
@@ -166,19 +178,39 @@ export async function runIngestion(collection: Collection, file: string, options
 
   const commitOldest = async (): Promise<void> => {
     const { batch: done, bytesRead, encoded } = inFlight.shift()!;
-    const outcomes = await encoded;
+    const packed = done.lines.length > 0 ? await encoded : undefined;
+    const readRejections: RejectedDocument[] = [...done.parseRejections];
+    let blanks = 0;
+    if (packed) {
+      packed.batch.outcomes.forEach((outcome, i) => {
+        if (outcome.kind === 'unreadable') readRejections.push({ line: done.lines[i]!, code: outcome.code, message: outcome.message });
+        else if (outcome.kind === 'blank') blanks++;
+      });
+    }
+    readRejections.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+    for (const entry of readRejections) if (!done.parseRejections.includes(entry)) countRejection(entry);
+    // With failFast, a batch holding an unreadable line is not written: nothing after it may be.
+    if (options.failFast && readRejections.length > 0) {
+      listRejections(readRejections);
+      return;
+    }
     const commit = (): CommittedBatch => {
-      const result = collection.upsertEncoded(done.documents, outcomes, done.lines);
+      let result = { inserted: 0, updated: 0, rejected: [] as RejectedDocument[] };
+      if (packed) {
+        let resolver = resolvers.get(packed.encodedBy);
+        if (!resolver) resolvers.set(packed.encodedBy, (resolver = new TokenResolver()));
+        result = collection.upsertPacked(packed.batch, done.lines, resolver);
+      }
       const committed: CommittedBatch = {
         line: done.endLine,
         byteOffset: done.endOffset,
         bytesRead: gzip ? bytesRead : done.endOffset,
         totalBytes: progress().totalBytes,
-        processed: done.processed,
+        processed: done.processed - blanks,
         indexed: result.inserted,
         updated: result.updated,
-        failed: done.parseRejections.length + result.rejected.length,
-        errors: [...done.parseRejections, ...result.rejected].sort((a, b) => (a.line ?? 0) - (b.line ?? 0)),
+        failed: readRejections.length + result.rejected.length,
+        errors: [...readRejections, ...result.rejected].sort((a, b) => (a.line ?? 0) - (b.line ?? 0)),
       };
       options.checkpoint?.save(committed);
       return committed;
@@ -189,8 +221,9 @@ export async function runIngestion(collection: Collection, file: string, options
     indexed += committed.indexed;
     updated += committed.updated;
     end = { line: committed.line, byteOffset: committed.byteOffset };
-    // Parse rejections were counted when read; encoding rejections are counted now.
-    for (const entry of committed.errors) if (!done.parseRejections.includes(entry)) countRejection(entry);
+    if (trackDuplicates && packed) trackIds(packed.batch.outcomes, done.lines);
+    // Read rejections were counted above; encoding rejections are counted now.
+    for (const entry of committed.errors) if (!readRejections.includes(entry)) countRejection(entry);
     listRejections(committed.errors);
     options.onProgress?.({
       bytesRead: committed.bytesRead,
@@ -204,6 +237,23 @@ export async function runIngestion(collection: Collection, file: string, options
     // When encoder replies are always ready, promise chains alone never reach the timers phase:
     // give the event loop a turn per batch so requests, timers and shutdown signals are served.
     await new Promise<void>((resolve) => setImmediate(resolve));
+  };
+
+  /** Ids seen twice in this input, in line order; the later version replaces the earlier. */
+  const trackIds = (outcomes: PackedResult['batch']['outcomes'], lines: readonly number[]): void => {
+    outcomes.forEach((outcome, i) => {
+      if (outcome.kind !== 'document' && outcome.kind !== 'rejected') return;
+      const line = lines[i]!;
+      const firstLine = seen.get(outcome.id);
+      if (firstLine !== undefined) {
+        duplicateIds++;
+        if (warnings.length < maxReported) {
+          warnings.push(`line ${line}: id ${JSON.stringify(outcome.id)} already appeared on line ${firstLine}; the later version replaces it`);
+        }
+      } else if (seen.size < MAX_TRACKED_IDS) {
+        seen.set(outcome.id, line);
+      }
+    });
   };
 
   const settleInFlight = async (): Promise<void> => {
@@ -224,29 +274,10 @@ export async function runIngestion(collection: Collection, file: string, options
         batch.parseRejections.push(rejection);
         countRejection(rejection);
       } else {
-        try {
-          const document = toIngestDocument(entry.value);
-          if (trackDuplicates) {
-            const firstLine = seen.get(document.id);
-            if (firstLine !== undefined) {
-              duplicateIds++;
-              if (warnings.length < maxReported) {
-                warnings.push(`line ${entry.line}: id ${JSON.stringify(document.id)} already appeared on line ${firstLine}; the later version replaces it`);
-              }
-            } else if (seen.size < MAX_TRACKED_IDS) {
-              seen.set(document.id, entry.line);
-            }
-          }
-          batch.documents.push(document);
-          batch.lines.push(entry.line);
-        } catch (error) {
-          const rejection = { line: entry.line, code: errorCode(error) ?? 'INVALID_DOCUMENT', message: `line ${entry.line}: ${(error as Error).message}` };
-          batch.parseRejections.push(rejection);
-          countRejection(rejection);
-        }
+        appendLine(batch, entry.bytes!, entry.line);
       }
       if (stopped) break;
-      if (batch.documents.length >= batchSize) {
+      if (batch.lines.length >= batchSize) {
         dispatch();
         while (inFlight.length >= maxInFlight && !stopped) await commitOldest();
         if (stopped) break;
@@ -255,7 +286,7 @@ export async function runIngestion(collection: Collection, file: string, options
     if (!stopped && !interrupted) dispatch();
     // Batches read before a failFast stop precede the bad line and are kept; after an interruption
     // (cancel, shutdown) they are dropped: the checkpoint says where to pick up.
-    while (inFlight.length > 0 && !interrupted && !(stopped && rejectedInCommitted(stopped, end))) {
+    while (inFlight.length > 0 && !interrupted && !(stopped && !beforeStop(stopped, inFlight[0]!.batch))) {
       await commitOldest();
       if (inFlight.length > 0 && options.shouldStop?.()) interrupted = true;
     }
@@ -263,6 +294,7 @@ export async function runIngestion(collection: Collection, file: string, options
     listRejections([...inFlight.flatMap((b) => b.batch.parseRejections), ...batch.parseRejections]);
   } finally {
     await settleInFlight();
+    session.release();
     (stream as unknown as { destroy?: () => void }).destroy?.();
   }
   if (trackDuplicates && seen.size >= MAX_TRACKED_IDS) {
@@ -283,11 +315,24 @@ export async function runIngestion(collection: Collection, file: string, options
   };
 }
 
-/** With failFast, nothing after the first rejected line may be committed. */
-function rejectedInCommitted(stopped: { line?: number }, end: ResumePoint): boolean {
-  return stopped.line !== undefined && stopped.line <= end.line;
+/** With failFast, nothing from the first rejected line on may be committed. */
+function beforeStop(stopped: { line?: number }, batch: PendingBatch): boolean {
+  return stopped.line !== undefined && batch.endLine < stopped.line;
 }
 
 function newBatch(from: ResumePoint): PendingBatch {
-  return { documents: [], lines: [], parseRejections: [], processed: 0, endLine: from.line, endOffset: from.byteOffset };
+  return { bytes: new Uint8Array(1 << 16), used: 0, starts: [], ends: [], lines: [], parseRejections: [], processed: 0, endLine: from.line, endOffset: from.byteOffset };
+}
+
+function appendLine(batch: PendingBatch, bytes: Uint8Array, line: number): void {
+  if (batch.used + bytes.length > batch.bytes.length) {
+    const grown = new Uint8Array(Math.max(batch.bytes.length * 2, batch.used + bytes.length));
+    grown.set(batch.bytes.subarray(0, batch.used));
+    batch.bytes = grown;
+  }
+  batch.bytes.set(bytes, batch.used);
+  batch.starts.push(batch.used);
+  batch.used += bytes.length;
+  batch.ends.push(batch.used);
+  batch.lines.push(line);
 }

@@ -121,6 +121,15 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE documents ADD COLUMN dense BLOB;
     `,
   },
+  {
+    version: 5,
+    description: 'document frequencies are derived, not stored',
+    sql: `
+      -- Document frequencies are counted from the postings when an index is built (they follow
+      -- deletes at once), so the column was only ever written: one UPDATE per term per batch.
+      ALTER TABLE terms DROP COLUMN doc_freq;
+    `,
+  },
 ];
 
 export function migrate(db: Database): { from: number; to: number } {

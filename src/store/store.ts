@@ -21,7 +21,8 @@ export interface CollectionRecord {
 /** A document ready to be written: term ids already assigned by the dictionary. */
 export interface DocumentWrite {
   readonly externalId: string;
-  readonly fields: Record<string, unknown>;
+  /** Stored fields, as JSON text (what the documents table holds). */
+  readonly storedJson: string;
   readonly indices: Uint32Array;
   readonly values: Float32Array;
   /** Number of tokens per encoder field (zeros for encoders without length norms). */
@@ -176,14 +177,6 @@ export class Store {
     }));
   }
 
-  loadDocFreqs(collectionId: number): Map<number, number> {
-    const freqs = new Map<number, number>();
-    for (const row of this.statements.docFreqs.iterate(collectionId) as Iterable<{ term_id: number; doc_freq: number }>) {
-      freqs.set(row.term_id, row.doc_freq);
-    }
-    return freqs;
-  }
-
   fieldStatistics(collectionId: number): FieldStatistics[] {
     return (this.statements.fieldStats.all(collectionId) as { field: number; doc_count: number; sum_total_term_freq: number }[]).map(
       (row) => ({ field: row.field, docCount: row.doc_count, sumTotalTermFreq: row.sum_total_term_freq }),
@@ -205,7 +198,6 @@ export class Store {
     const s = this.statements;
     const run = this.db.transaction((): BatchOutcome => {
       for (const term of newTerms) s.insertTerm.run(collectionId, term.termId, term.field, term.text);
-      const docFreqDelta = new Map<number, number>();
       const fieldDelta = new Map<number, { docs: number; tokens: number }>();
       const added: { docNumber: number; write: DocumentWrite }[] = [];
       const removed: StoredDocument[] = [];
@@ -219,7 +211,7 @@ export class Store {
         if (old) {
           const previous = documentFromRow(old);
           removed.push(previous);
-          accumulateStats(previous.indices, previous.fieldLengths, -1, docFreqDelta, fieldDelta);
+          accumulateStats(previous.fieldLengths, -1, fieldDelta);
           s.deleteDocument.run(collectionId, old.doc_number);
           updated++;
         } else {
@@ -229,18 +221,18 @@ export class Store {
           collectionId,
           docNumber,
           write.externalId,
-          JSON.stringify(write.fields),
+          write.storedJson,
           encodeVector(write.indices, write.values),
           encodeLengths(write.fieldLengths),
           write.dense ? Buffer.from(write.dense.buffer, write.dense.byteOffset, write.dense.byteLength) : null,
           now,
         );
-        accumulateStats(write.indices, write.fieldLengths, +1, docFreqDelta, fieldDelta);
+        accumulateStats(write.fieldLengths, +1, fieldDelta);
         added.push({ docNumber, write });
         docNumber++;
       }
       s.setNextDocNumber.run(docNumber, collectionId);
-      applyStats(s, collectionId, docFreqDelta, fieldDelta);
+      applyStats(s, collectionId, fieldDelta);
       // An update within the same batch as its insert counts once as an insert.
       return { added, removed, inserted, updated };
     });
@@ -251,17 +243,16 @@ export class Store {
     const s = this.statements;
     return this.db.transaction((): StoredDocument[] => {
       const removed: StoredDocument[] = [];
-      const docFreqDelta = new Map<number, number>();
       const fieldDelta = new Map<number, { docs: number; tokens: number }>();
       for (const externalId of externalIds) {
         const old = s.documentByExternalId.get(collectionId, externalId) as DocumentRow | undefined;
         if (!old) continue;
         const previous = documentFromRow(old);
         removed.push(previous);
-        accumulateStats(previous.indices, previous.fieldLengths, -1, docFreqDelta, fieldDelta);
+        accumulateStats(previous.fieldLengths, -1, fieldDelta);
         s.deleteDocument.run(collectionId, old.doc_number);
       }
-      applyStats(s, collectionId, docFreqDelta, fieldDelta);
+      applyStats(s, collectionId, fieldDelta);
       return removed;
     }).immediate();
   }
@@ -402,16 +393,10 @@ function documentFromRow(row: DocumentRow): StoredDocument {
 }
 
 function accumulateStats(
-  indices: Uint32Array,
   fieldLengths: Uint32Array,
   sign: 1 | -1,
-  docFreqDelta: Map<number, number>,
   fieldDelta: Map<number, { docs: number; tokens: number }>,
 ): void {
-  for (let i = 0; i < indices.length; i++) {
-    const id = indices[i]!;
-    docFreqDelta.set(id, (docFreqDelta.get(id) ?? 0) + sign);
-  }
   for (let field = 0; field < fieldLengths.length; field++) {
     const length = fieldLengths[field]!;
     if (length === 0) continue;
@@ -425,13 +410,8 @@ function accumulateStats(
 function applyStats(
   s: ReturnType<typeof prepareStatements>,
   collectionId: number,
-  docFreqDelta: Map<number, number>,
   fieldDelta: Map<number, { docs: number; tokens: number }>,
 ): void {
-  // Deltas are summed per batch first, so each term is updated once per batch, not once per document.
-  for (const [termId, delta] of docFreqDelta) {
-    if (delta !== 0) s.addDocFreq.run(delta, collectionId, termId);
-  }
   for (const [field, delta] of fieldDelta) {
     s.upsertFieldStats.run(collectionId, field, delta.docs, delta.tokens);
   }
@@ -445,10 +425,8 @@ function prepareStatements(db: Database) {
     allCollections: statement('SELECT * FROM collections ORDER BY name'),
     nextDocNumber: statement('SELECT next_doc_number FROM collections WHERE id = ?'),
     setNextDocNumber: statement('UPDATE collections SET next_doc_number = ? WHERE id = ?'),
-    insertTerm: statement('INSERT INTO terms (collection_id, term_id, field, text, doc_freq) VALUES (?, ?, ?, ?, 0)'),
+    insertTerm: statement('INSERT INTO terms (collection_id, term_id, field, text) VALUES (?, ?, ?, ?)'),
     allTerms: statement('SELECT term_id, field, text FROM terms WHERE collection_id = ? ORDER BY term_id'),
-    docFreqs: statement('SELECT term_id, doc_freq FROM terms WHERE collection_id = ? AND doc_freq <> 0'),
-    addDocFreq: statement('UPDATE terms SET doc_freq = doc_freq + ? WHERE collection_id = ? AND term_id = ?'),
     fieldStats: statement('SELECT field, doc_count, sum_total_term_freq FROM field_stats WHERE collection_id = ? ORDER BY field'),
     upsertFieldStats: statement(
       `INSERT INTO field_stats (collection_id, field, doc_count, sum_total_term_freq) VALUES (?, ?, ?, ?)

@@ -17,14 +17,36 @@ const MAX_CENTROIDS_PER_LIST = 4096;
  * and params give identical arrays.
  */
 export function buildSeismicIndex(docs: SparseMatrix, overrides: Partial<SeismicBuildParams> = {}): SeismicIndexData {
-  const params = resolveBuildParams(overrides);
+  const prepared = prepareBuild(docs, resolveBuildParams(overrides));
+  return assembleIndex(prepared, blockTermRange(prepared, 0, docs.dim));
+}
+
+/**
+ * What every posting list's blocking reads: the documents, the pruned lists and each document's
+ * clustering cut. Lists are blocked independently of each other, so term ranges can be blocked
+ * on separate threads over one shared copy of this (see build-parallel.ts).
+ */
+export interface PreparedBuild {
+  readonly params: SeismicBuildParams;
+  readonly docs: SparseMatrix;
+  readonly lists: PostingLists;
+  readonly cuts: ClusteringCuts;
+  readonly forward: ForwardIndex | undefined;
+}
+
+export function prepareBuild(docs: SparseMatrix, params: SeismicBuildParams): PreparedBuild {
   validateMatrix(docs);
   const forward = buildForwardIndex(docs, params.forwardValues);
   const lists = invert(docs);
   if (params.pruning === 'global') pruneGlobally(lists, params.postingCap, params.globalListCapFactor);
   else pruneEachList(lists, params.postingCap);
   const cuts = clusteringCuts(docs, params.clusterDocCut);
-  const blocked = blockAndSummarize(docs, lists, cuts, params);
+  return { params, docs, lists, cuts, forward };
+}
+
+export function assembleIndex(prepared: PreparedBuild, blocked: BlockedLists): SeismicIndexData {
+  const { docs, params } = prepared;
+  const forward = prepared.forward ?? buildForwardIndex(docs, params.forwardValues);
   return {
     formatVersion: 1,
     params,
@@ -44,6 +66,51 @@ export function buildSeismicIndex(docs: SparseMatrix, overrides: Partial<Seismic
     summaryScale: blocked.summaryScale,
     summaryOffset: blocked.summaryOffset,
   };
+}
+
+/** Blocks and summarizes the lists of terms [from, to); offsets start at 0 (see concatBlocked). */
+export function blockTermRange(prepared: PreparedBuild, from: number, to: number): BlockedLists {
+  const builder = new BlockBuilder(prepared.docs, prepared.lists, prepared.cuts, prepared.params, from, to);
+  for (let t = from; t < to; t++) builder.addList(t);
+  return builder.finish();
+}
+
+/** Joins the blocked lists of consecutive term ranges into those of their union. */
+export function concatBlocked(parts: readonly BlockedLists[], dim: number): BlockedLists {
+  if (parts.length === 1) return parts[0]!;
+  const total = (pick: (part: BlockedLists) => { length: number }, overlap: number): number =>
+    parts.reduce((sum, part) => sum + pick(part).length - overlap, overlap);
+  const listBlockStart = new Uint32Array(dim + 1);
+  const blockDocStart = new Uint32Array(total((p) => p.blockDocStart, 1));
+  const summaryStart = new Uint32Array(total((p) => p.summaryStart, 1));
+  const postingDocs = new Uint32Array(total((p) => p.postingDocs, 0));
+  const summaryTerms = (dim > 65536 ? new Uint32Array(total((p) => p.summaryTerms, 0)) : new Uint16Array(total((p) => p.summaryTerms, 0))) as TermIdArray;
+  const summaryValues = new Uint8Array(total((p) => p.summaryValues, 0));
+  const summaryScale = new Float32Array(total((p) => p.summaryScale, 0));
+  const summaryOffset = new Float32Array(total((p) => p.summaryOffset, 0));
+  let terms = 0;
+  let blocks = 0;
+  let postings = 0;
+  let entries = 0;
+  for (const part of parts) {
+    const partTerms = part.listBlockStart.length - 1;
+    for (let t = 1; t <= partTerms; t++) listBlockStart[terms + t] = part.listBlockStart[t]! + blocks;
+    const partBlocks = part.blockDocStart.length - 1;
+    for (let b = 1; b <= partBlocks; b++) {
+      blockDocStart[blocks + b] = part.blockDocStart[b]! + postings;
+      summaryStart[blocks + b] = part.summaryStart[b]! + entries;
+    }
+    postingDocs.set(part.postingDocs, postings);
+    summaryTerms.set(part.summaryTerms, entries);
+    summaryValues.set(part.summaryValues, entries);
+    summaryScale.set(part.summaryScale, blocks);
+    summaryOffset.set(part.summaryOffset, blocks);
+    terms += partTerms;
+    blocks += partBlocks;
+    postings += part.postingDocs.length;
+    entries += part.summaryTerms.length;
+  }
+  return { listBlockStart, blockDocStart, postingDocs, summaryStart, summaryTerms, summaryValues, summaryScale, summaryOffset };
 }
 
 function badMatrix(message: string): never {
@@ -74,7 +141,7 @@ export function validateMatrix(docs: SparseMatrix): void {
   }
 }
 
-interface ForwardIndex {
+export interface ForwardIndex {
   indptr: Uint32Array;
   terms: TermIdArray;
   values: Float32Array | Uint16Array | Uint8Array;
@@ -123,7 +190,7 @@ function buildForwardIndex(docs: SparseMatrix, format: ForwardValueFormat): Forw
 }
 
 /** Term-major copy of the collection; lists are pruned in place (start moves, arrays are reused). */
-interface PostingLists {
+export interface PostingLists {
   start: Uint32Array;
   docs: Uint32Array;
   values: Float32Array;
@@ -224,7 +291,7 @@ function pruneGlobally(lists: PostingLists, postingCap: number, listCapFactor: n
 }
 
 /** Each document's clusterDocCut largest components (ties: lower term first). */
-interface ClusteringCuts {
+export interface ClusteringCuts {
   cut: number;
   length: Uint32Array;
   terms: Uint32Array;
@@ -282,7 +349,7 @@ class GrowableArray<T extends Uint32Array | Uint16Array | Uint8Array | Float32Ar
     return this.data.slice(0, this.length) as T;
   }
 }
-interface BlockedLists {
+export interface BlockedLists {
   listBlockStart: Uint32Array;
   blockDocStart: Uint32Array;
   postingDocs: Uint32Array;
@@ -294,16 +361,10 @@ interface BlockedLists {
 }
 
 /**
- * Clusters every pruned list into blocks and writes each block's quantized summary. Scratch
- * arrays are sized once for the longest list and the vocabulary, then reused for every list;
+ * Clusters pruned lists into blocks and writes each block's quantized summary. Scratch arrays are
+ * sized once for the longest list of the range and the vocabulary, then reused for every list;
  * each step is its own small method so the JIT optimizes them separately.
  */
-function blockAndSummarize(docs: SparseMatrix, lists: PostingLists, cuts: ClusteringCuts, params: SeismicBuildParams): BlockedLists {
-  const builder = new BlockBuilder(docs, lists, cuts, params);
-  for (let t = 0; t < docs.dim; t++) builder.addList(t);
-  return builder.finish();
-}
-
 class BlockBuilder {
   private readonly docIndptr: Uint32Array;
   private readonly docTerms: Uint32Array;
@@ -311,7 +372,7 @@ class BlockBuilder {
   private readonly listStart: Uint32Array;
   private readonly listDocs: Uint32Array;
   private readonly listValues: Float32Array;
-  private readonly random: SeededRandom;
+  private random: SeededRandom;
 
   // Output.
   private readonly listBlockStart: Uint32Array;
@@ -349,6 +410,8 @@ class BlockBuilder {
     lists: PostingLists,
     private readonly cuts: ClusteringCuts,
     private readonly params: SeismicBuildParams,
+    private readonly fromTerm: number,
+    toTerm: number,
   ) {
     const dim = docs.dim;
     this.docIndptr = docs.indptr;
@@ -358,12 +421,12 @@ class BlockBuilder {
     this.listDocs = lists.docs;
     this.listValues = lists.values;
     this.random = new SeededRandom(params.seed);
-    const kept = lists.start[dim]!;
+    const kept = lists.start[toTerm]! - lists.start[fromTerm]!;
     let longest = 0;
-    for (let t = 0; t < dim; t++) longest = Math.max(longest, lists.start[t + 1]! - lists.start[t]!);
+    for (let t = fromTerm; t < toTerm; t++) longest = Math.max(longest, lists.start[t + 1]! - lists.start[t]!);
 
-    const expectedBlocks = Math.ceil(kept * params.blockFraction) + dim + 1;
-    this.listBlockStart = new Uint32Array(dim + 1);
+    const expectedBlocks = Math.ceil(kept * params.blockFraction) + (toTerm - fromTerm) + 1;
+    this.listBlockStart = new Uint32Array(toTerm - fromTerm + 1);
     this.blockDocStart = new GrowableArray((n) => new Uint32Array(n), expectedBlocks);
     this.blockDocStart.push(0);
     this.postingDocs = new Uint32Array(kept);
@@ -398,11 +461,14 @@ class BlockBuilder {
     const length = this.listStart[term + 1]! - first;
     let blockCount = 0;
     if (length > 0) {
+      // One random stream per list: the index is the same whichever thread blocks which list.
+      this.random = SeededRandom.forStream(this.params.seed, term);
       blockCount = this.cluster(term, first, length);
       const blockBase = this.writeBlocks(first, length, blockCount);
       for (let b = 0; b < blockCount; b++) this.summarizeBlock(this.blockDocStart.data[blockBase + b]!, this.blockDocStart.data[blockBase + b + 1]!);
     }
-    this.listBlockStart[term + 1] = this.listBlockStart[term]! + blockCount;
+    const slot = term - this.fromTerm;
+    this.listBlockStart[slot + 1] = this.listBlockStart[slot]! + blockCount;
   }
 
   /**

@@ -6,7 +6,9 @@ export type SeismicErrorCode =
   | 'SEISMIC_BAD_QUERY'
   | 'SEISMIC_QUERY_TERM_OUT_OF_RANGE'
   | 'SEISMIC_BAD_SEARCH_PARAMS'
-  | 'SEISMIC_DISPOSED';
+  | 'SEISMIC_DISPOSED'
+  /** A helper thread of a parallel build died or threw. */
+  | 'SEISMIC_BUILD_THREAD_FAILED';
 
 export class SeismicError extends Error {
   readonly code: SeismicErrorCode;

@@ -26,6 +26,11 @@ export class SeededRandom {
     if ((this.s0 | this.s1 | this.s2 | this.s3) === 0) this.s0 = 1;
   }
 
+  /** An independent stream per (seed, stream number), e.g. one per posting list. */
+  static forStream(seed: number, stream: number): SeededRandom {
+    return new SeededRandom((seed ^ Math.imul(stream + 1, 0x9e3779b1)) >>> 0);
+  }
+
   /** Uniform 32-bit unsigned integer. */
   nextUint32(): number {
     const result = Math.imul(rotl(Math.imul(this.s1, 5), 7), 9) >>> 0;

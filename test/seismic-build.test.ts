@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap';
 import { generateSynthetic } from '../src/bench/synthetic.js';
 import { buildSeismicIndex } from '../src/index/seismic/build.js';
+import { buildSeismicIndexParallel, splitByPostings } from '../src/index/seismic/build-parallel.js';
 import { SeismicError } from '../src/index/seismic/errors.js';
 import { f16BitsToF32, f32ToF16Bits } from '../src/index/seismic/f16.js';
 import { indexByteSize, validateIndexData, type SeismicIndexData } from '../src/index/seismic/index-data.js';
@@ -307,4 +308,18 @@ t.test('validateIndexData refuses damaged indexes', (t) => {
   ];
   for (const [name, broken] of damaged) throwsCode(t, () => validateIndexData(broken), 'SEISMIC_BAD_INDEX', name);
   t.end();
+});
+
+t.test('the parallel build is byte-identical to the one-thread build', async (t) => {
+  const docs = generateSynthetic({ docs: 6000, queries: 1, seed: 11 }).docs;
+  const params = { postingCap: 200, forwardValues: 'f16' as const };
+  const serial = buildSeismicIndex(docs, params);
+  const parallel = await buildSeismicIndexParallel(docs, params, 3);
+  for (const [name, value] of Object.entries(serial)) {
+    const other = (parallel as unknown as Record<string, unknown>)[name];
+    if (ArrayBuffer.isView(value)) t.ok(Buffer.from(value.buffer, value.byteOffset, value.byteLength).equals(Buffer.from((other as Uint8Array).buffer, (other as Uint8Array).byteOffset, (other as Uint8Array).byteLength)), name);
+    else t.same(other, value, name);
+  }
+  const ranges = splitByPostings(Uint32Array.of(0, 0, 5, 5, 9, 10), 5, 3);
+  t.same(ranges, [[0, 2], [2, 4], [4, 5]], 'ranges of about equal postings, covering every term once');
 });

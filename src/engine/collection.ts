@@ -101,6 +101,20 @@ export interface UpsertResult {
 }
 
 export const MAX_K = 10_000;
+/** Documents read from the store per addMany call when an index is loaded. */
+const LOAD_CHUNK = 8192;
+
+function* chunked<T>(items: Iterable<T>, size: number): Generator<T[]> {
+  let chunk: T[] = [];
+  for (const item of items) {
+    chunk.push(item);
+    if (chunk.length === size) {
+      yield chunk;
+      chunk = [];
+    }
+  }
+  if (chunk.length > 0) yield chunk;
+}
 export const DEFAULT_K = 10;
 
 /**
@@ -255,9 +269,11 @@ export class Collection {
     if (this.index) {
       for (const term of newTerms) this.index.setTermField(term.termId, term.field);
       const removedNumbers = new Set(outcome.removed.map((r) => r.docNumber));
-      for (const { docNumber, write } of outcome.added) {
-        if (!removedNumbers.has(docNumber)) this.index.add(docNumber, write.externalId, write.indices, write.values, write.fieldLengths);
-      }
+      this.index.addMany(
+        outcome.added
+          .filter(({ docNumber }) => !removedNumbers.has(docNumber))
+          .map(({ docNumber, write }) => ({ docNumber, externalId: write.externalId, indices: write.indices, values: write.values, fieldLengths: write.fieldLengths })),
+      );
       for (const removed of outcome.removed) this.index.remove(removed.docNumber, removed.indices, removed.fieldLengths);
       if (this.dense) {
         for (const removed of outcome.removed) this.dense.remove(removed.docNumber);
@@ -267,10 +283,12 @@ export class Collection {
       }
       if (this.segments) {
         for (const removed of outcome.removed) this.segments.remove(removed.docNumber);
-        for (const { docNumber, write } of outcome.added) {
-          if (removedNumbers.has(docNumber)) continue;
-          this.segments.addToTail(docNumber, write.indices, this.index.documentWeights(write.indices, write.values, write.fieldLengths));
-        }
+        const index = this.index;
+        this.segments.addManyToTail(
+          outcome.added
+            .filter(({ docNumber }) => !removedNumbers.has(docNumber))
+            .map(({ docNumber, write }) => ({ docNumber, indices: write.indices, weights: index.documentWeights(write.indices, write.values, write.fieldLengths) })),
+        );
         void this.segments.maybeBuild(this.index);
       }
     }
@@ -566,10 +584,19 @@ export class Collection {
     if (this.segments) return this.segments;
     const directory = path.join(this.store.dataDir, 'segments', String(this.record.id));
     const segments = SegmentSet.open(this.store, this.record.id, directory, this.segmentSettings, () => this.segmentMetadata(index), index);
-    for (const doc of this.store.iterateVectors(this.record.id)) {
-      if (!index.isAlive(doc.docNumber) || segments.contains(doc.docNumber)) continue;
-      segments.addToTail(doc.docNumber, doc.indices, index.documentWeights(doc.indices, doc.values, doc.fieldLengths));
-    }
+    // Only live documents no segment holds go to the tail: read just their span of the store.
+    const missing: number[] = [];
+    for (let doc = 0; doc < index.capacity; doc++) if (index.isAlive(doc) && !segments.contains(doc)) missing.push(doc);
+    const store = this.store;
+    const collectionId = this.record.id;
+    const pending = (function* () {
+      if (missing.length === 0) return;
+      for (const doc of store.iterateVectorsInRange(collectionId, missing[0]!, missing[missing.length - 1]!)) {
+        if (!index.isAlive(doc.docNumber) || segments.contains(doc.docNumber)) continue;
+        yield { docNumber: doc.docNumber, indices: doc.indices, weights: index.documentWeights(doc.indices, doc.values, doc.fieldLengths) };
+      }
+    })();
+    for (const chunk of chunked(pending, LOAD_CHUNK)) segments.addManyToTail(chunk);
     this.segments = segments;
     void segments.maybeBuild(index);
     return segments;
@@ -644,9 +671,7 @@ export class Collection {
     if (this.index) return this.index;
     const index = new ExactIndex(this.encoder.scoring, this.encoder.fieldNames.length, this.encoder.bm25);
     for (let termId = 0; termId < this.dictionary.size; termId++) index.setTermField(termId, this.dictionary.entry(termId)!.field);
-    for (const doc of this.store.iterateVectors(this.record.id)) {
-      index.add(doc.docNumber, doc.externalId, doc.indices, doc.values, doc.fieldLengths);
-    }
+    for (const chunk of chunked(this.store.iterateVectors(this.record.id), LOAD_CHUNK)) index.addMany(chunk);
     this.index = index;
     this.seenDataVersion = this.dataVersion();
     return index;

@@ -177,8 +177,13 @@ export class SegmentSet {
   }
 
   addToTail(docNumber: number, indices: Uint32Array, weights: Float32Array): void {
-    this.tailVectors.set(docNumber, { indices, weights });
-    this.tail.add(docNumber, this.externalId(docNumber), indices, weights, new Uint32Array(0));
+    this.addManyToTail([{ docNumber, indices, weights }]);
+  }
+
+  addManyToTail(docs: readonly { docNumber: number; indices: Uint32Array; weights: Float32Array }[]): void {
+    const noLengths = new Uint32Array(0);
+    for (const { docNumber, indices, weights } of docs) this.tailVectors.set(docNumber, { indices, weights });
+    this.tail.addMany(docs.map(({ docNumber, indices, weights }) => ({ docNumber, externalId: this.externalId(docNumber), indices, values: weights, fieldLengths: noLengths })));
   }
 
   /** A document left the collection (deleted or replaced): tombstone it wherever it is. */

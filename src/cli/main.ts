@@ -189,7 +189,7 @@ async function commandIndex(args: string[]): Promise<number> {
       if (summary.duplicateIds > 0) out.write(`${summary.duplicateIds} ids occurred more than once in the input; the last occurrence of each was kept\n`);
       for (const e of summary.errors) process.stderr.write(`rejected ${e.line !== undefined ? `line ${e.line}` : ''}${e.id ? ` (id ${JSON.stringify(e.id)})` : ''}: [${e.code}] ${e.message}\n`);
       if (summary.rejected > summary.errors.length) process.stderr.write(`... and ${summary.rejected - summary.errors.length} more rejected lines\n`);
-      if (summary.stopped) process.stderr.write(`stopped at line ${summary.stopped.line ?? '?'} (--strict); the documents before it are committed\n`);
+      if (summary.stopped) process.stderr.write(`stopped at line ${summary.stopped.line ?? '?'} (--strict); the batches committed before its batch are kept (--batch-size sets their size)\n`);
     }
     if (summary.stopped) return EXIT.failed;
     return summary.rejected > 0 ? EXIT.partial : EXIT.ok;

@@ -188,12 +188,21 @@ export async function runIngestion(collection: Collection, file: string, options
       });
     }
     readRejections.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
-    for (const entry of readRejections) if (!done.parseRejections.includes(entry)) countRejection(entry);
-    // With failFast, a batch holding an unreadable line is not written: nothing after it may be.
-    if (options.failFast && readRejections.length > 0) {
-      listRejections(readRejections);
-      return;
+    if (options.failFast) {
+      // A batch holding any rejected line is not written: the run stops at its first rejected
+      // line, and nothing from there on (nor the lines after it) is committed or listed.
+      const encoderRejections: RejectedDocument[] = [];
+      packed?.batch.outcomes.forEach((outcome, i) => {
+        if (outcome.kind === 'rejected') encoderRejections.push({ id: outcome.id, line: done.lines[i]!, code: outcome.code, message: outcome.message });
+      });
+      const first = [...readRejections, ...encoderRejections].sort((a, b) => (a.line ?? 0) - (b.line ?? 0))[0];
+      if (first) {
+        if (!done.parseRejections.includes(first)) countRejection(first);
+        listRejections([first]);
+        return;
+      }
     }
+    for (const entry of readRejections) if (!done.parseRejections.includes(entry)) countRejection(entry);
     const commit = (): CommittedBatch => {
       let result = { inserted: 0, updated: 0, rejected: [] as RejectedDocument[] };
       if (packed) {

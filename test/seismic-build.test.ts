@@ -212,7 +212,7 @@ t.test('summaries: energy 1 bounds every document of the block; lower energy kee
     }
     return max;
   };
-  const full = buildSeismicIndex(collection, { postingCap: 30, summaryEnergy: 1 });
+  const full = buildSeismicIndex(collection, { postingCap: 30, summaryEnergy: 1, summaryDocCut: Infinity });
   const blocks = full.blockDocStart.length - 1;
   let violations = 0;
   for (let b = 0; b < blocks; b += 5) {
@@ -222,7 +222,7 @@ t.test('summaries: energy 1 bounds every document of the block; lower energy kee
   t.equal(violations, 0, 'decoded summary >= every document weight in its block');
 
   const energy = 0.4;
-  const pruned = buildSeismicIndex(collection, { postingCap: 30, summaryEnergy: energy });
+  const pruned = buildSeismicIndex(collection, { postingCap: 30, summaryEnergy: energy, summaryDocCut: Infinity });
   let badPrefix = 0;
   for (let b = 0; b < pruned.blockDocStart.length - 1; b += 23) {
     const max = trueMax(pruned, b);
@@ -238,6 +238,61 @@ t.test('summaries: energy 1 bounds every document of the block; lower energy kee
   }
   t.equal(badPrefix, 0, 'each summary is the shortest descending prefix holding the energy');
   t.ok(indexByteSize(pruned) < indexByteSize(full), 'energy pruning shrinks the index');
+  t.end();
+});
+
+t.test('summaryDocCut: summaries are the maxima of each document\'s heaviest components; blocks do not change', (t) => {
+  const cut = 6;
+  const whole = buildSeismicIndex(collection, { postingCap: 30, summaryEnergy: 1, summaryDocCut: Infinity });
+  const partial = buildSeismicIndex(collection, { postingCap: 30, summaryEnergy: 1, summaryDocCut: cut });
+  t.ok(Buffer.from(partial.postingDocs.buffer).equals(Buffer.from(whole.postingDocs.buffer)), 'same postings');
+  t.ok(Buffer.from(partial.blockDocStart.buffer).equals(Buffer.from(whole.blockDocStart.buffer)), 'same blocks');
+  // A document's `cut` heaviest components, ties to the lower term, computed here the slow way.
+  const heaviest = (d: number): [number, number][] => {
+    const entries: [number, number][] = [];
+    for (let i = collection.indptr[d]!; i < collection.indptr[d + 1]!; i++) entries.push([collection.indices[i]!, collection.values[i]!]);
+    return entries.sort((a, b) => b[1] - a[1] || a[0] - b[0]).slice(0, cut);
+  };
+  let wrong = 0;
+  let checked = 0;
+  for (let b = 0; b < partial.blockDocStart.length - 1; b += 7) {
+    const expected = new Map<number, number>();
+    for (let p = partial.blockDocStart[b]!; p < partial.blockDocStart[b + 1]!; p++) {
+      for (const [term, value] of heaviest(partial.postingDocs[p]!)) expected.set(term, Math.max(expected.get(term) ?? -Infinity, value));
+    }
+    const got = new Map<number, number>();
+    for (let i = partial.summaryStart[b]!; i < partial.summaryStart[b + 1]!; i++) {
+      got.set(partial.summaryTerms[i]!, Math.fround(partial.summaryOffset[b]! + Math.fround(partial.summaryScale[b]! * partial.summaryValues[i]!)));
+    }
+    if (got.size !== expected.size) wrong++;
+    for (const [term, value] of expected) {
+      const decoded = got.get(term);
+      // 8-bit levels rounded up: at most one level above the true maximum.
+      if (decoded === undefined || decoded < value || decoded - value > partial.summaryScale[b]! * 1.01 + 1e-6) wrong++;
+    }
+    checked++;
+  }
+  t.ok(checked > 10, `${checked} blocks checked`);
+  t.equal(wrong, 0, 'each summary holds exactly the terms of its documents\' heaviest components, bounded from above');
+  t.ok(indexByteSize(partial) < indexByteSize(whole), 'summaries from fewer components are smaller');
+  t.end();
+});
+
+t.test('summary maxima: the branch-free path for non-negative weights equals the general one', (t) => {
+  // One negative weight anywhere sends the build down the general path; elsewhere the matrix is the same.
+  const withLast = (value: (old: number) => number): SparseMatrix => {
+    const values = Float32Array.from(collection.values);
+    values[values.length - 1] = value(values[values.length - 1]!);
+    return { ...collection, values };
+  };
+  const general = buildSeismicIndex(withLast((v) => -v), { postingCap: 30 });
+  const fast = buildSeismicIndex(withLast(() => 0), { postingCap: 30 });
+  // The negated and the zeroed entry are both below every positive weight: same pruning, same summaries.
+  const bytes = (array: ArrayBufferView): Buffer => Buffer.from(array.buffer, array.byteOffset, array.byteLength);
+  t.ok(fast.summaryTerms.length > 1000, `${fast.summaryTerms.length} summary entries`);
+  t.ok(bytes(fast.summaryTerms).equals(bytes(general.summaryTerms)), 'same summary terms');
+  t.ok(bytes(fast.summaryValues).equals(bytes(general.summaryValues)), 'same summary levels');
+  t.ok(bytes(fast.summaryScale).equals(bytes(general.summaryScale)), 'same scales');
   t.end();
 });
 

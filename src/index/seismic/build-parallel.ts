@@ -25,9 +25,15 @@ export interface RangeJob {
 export async function buildSeismicIndexParallel(docs: SparseMatrix, overrides: Partial<SeismicBuildParams> = {}, threads = defaultBuildThreads()): Promise<SeismicIndexData> {
   if (threads <= 1 || docs.rows < PARALLEL_MIN_DOCS) return buildSeismicIndex(docs, overrides);
   const prepared = prepareBuild(docs, resolveBuildParams(overrides));
+  const sharedDocs = { rows: docs.rows, dim: docs.dim, indptr: toShared(docs.indptr), indices: toShared(docs.indices), values: toShared(docs.values) };
+  const summary = prepared.summarySource;
   const shared: Omit<PreparedBuild, 'forward'> = {
     params: prepared.params,
-    docs: { rows: docs.rows, dim: docs.dim, indptr: toShared(docs.indptr), indices: toShared(docs.indices), values: toShared(docs.values) },
+    docs: sharedDocs,
+    summarySource:
+      summary === docs
+        ? sharedDocs
+        : { rows: summary.rows, dim: summary.dim, indptr: toShared(summary.indptr), indices: toShared(summary.indices), values: toShared(summary.values) },
     lists: { start: toShared(prepared.lists.start), docs: toShared(prepared.lists.docs), values: toShared(prepared.lists.values) },
     cuts: { cut: prepared.cuts.cut, length: toShared(prepared.cuts.length), terms: toShared(prepared.cuts.terms), values: toShared(prepared.cuts.values) },
   };

@@ -31,6 +31,8 @@ export interface PreparedBuild {
   readonly docs: SparseMatrix;
   readonly lists: PostingLists;
   readonly cuts: ClusteringCuts;
+  /** What block summaries read: each document's summaryDocCut heaviest components (or docs itself). */
+  readonly summarySource: SparseMatrix;
   readonly forward: ForwardIndex | undefined;
 }
 
@@ -41,7 +43,8 @@ export function prepareBuild(docs: SparseMatrix, params: SeismicBuildParams): Pr
   if (params.pruning === 'global') pruneGlobally(lists, params.postingCap, params.globalListCapFactor);
   else pruneEachList(lists, params.postingCap);
   const cuts = clusteringCuts(docs, params.clusterDocCut);
-  return { params, docs, lists, cuts, forward };
+  const summarySource = heaviestComponents(docs, params.summaryDocCut);
+  return { params, docs, lists, cuts, summarySource, forward };
 }
 
 export function assembleIndex(prepared: PreparedBuild, blocked: BlockedLists): SeismicIndexData {
@@ -70,7 +73,7 @@ export function assembleIndex(prepared: PreparedBuild, blocked: BlockedLists): S
 
 /** Blocks and summarizes the lists of terms [from, to); offsets start at 0 (see concatBlocked). */
 export function blockTermRange(prepared: PreparedBuild, from: number, to: number): BlockedLists {
-  const builder = new BlockBuilder(prepared.docs, prepared.lists, prepared.cuts, prepared.params, from, to);
+  const builder = new BlockBuilder(prepared.docs, prepared.summarySource, prepared.lists, prepared.cuts, prepared.params, from, to);
   for (let t = from; t < to; t++) builder.addList(t);
   return builder.finish();
 }
@@ -290,6 +293,62 @@ function pruneGlobally(lists: PostingLists, postingCap: number, listCapFactor: n
   pruneEachList(lists, Math.min(UNCAPPED, Math.ceil(listCapFactor * postingCap)));
 }
 
+/**
+ * Each row's `cut` largest components (ties: lower term first), in term order. Returns docs itself
+ * when no row is longer than cut.
+ */
+export function heaviestComponents(docs: SparseMatrix, cut: number): SparseMatrix {
+  const { rows, indptr, indices, values } = docs;
+  let longest = 0;
+  let kept = 0;
+  for (let d = 0; d < rows; d++) {
+    const length = indptr[d + 1]! - indptr[d]!;
+    if (length > longest) longest = length;
+    kept += Math.min(length, cut);
+  }
+  if (longest <= cut) return docs;
+  const outIndptr = new Uint32Array(rows + 1);
+  const outIndices = new Uint32Array(kept);
+  const outValues = new Float32Array(kept);
+  const scratch = new Float32Array(longest);
+  let at = 0;
+  for (let d = 0; d < rows; d++) {
+    const start = indptr[d]!;
+    const end = indptr[d + 1]!;
+    const length = end - start;
+    if (length <= cut) {
+      outIndices.set(indices.subarray(start, end), at);
+      outValues.set(values.subarray(start, end), at);
+      at += length;
+    } else {
+      scratch.set(values.subarray(start, end));
+      const threshold = kthLargest(scratch, length, cut);
+      let greater = 0;
+      for (let i = start; i < end; i++) if (values[i]! > threshold) greater++;
+      let tiesAllowed = cut - greater;
+      for (let i = start; i < end; i++) {
+        const value = values[i]!;
+        if (value > threshold || (value === threshold && tiesAllowed-- > 0)) {
+          outIndices[at] = indices[i]!;
+          outValues[at] = value;
+          at++;
+        }
+      }
+    }
+    outIndptr[d + 1] = at;
+  }
+  return { rows, dim: docs.dim, indptr: outIndptr, indices: outIndices, values: outValues };
+}
+
+/** True when no weight is negative or -0 (whose sign bit would read as "untouched"). */
+function allNonNegative(values: Float32Array): boolean {
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i]!;
+    if (!(value > 0) && !(value === 0 && 1 / value > 0)) return false;
+  }
+  return true;
+}
+
 /** Each document's clusterDocCut largest components (ties: lower term first). */
 export interface ClusteringCuts {
   cut: number;
@@ -369,6 +428,11 @@ class BlockBuilder {
   private readonly docIndptr: Uint32Array;
   private readonly docTerms: Uint32Array;
   private readonly docValues: Float32Array;
+  private readonly summaryIndptr: Uint32Array;
+  private readonly summaryTermsIn: Uint32Array;
+  private readonly summaryValuesIn: Float32Array;
+  /** The summary source's weights as int32 bits, when all are non-negative (see blockMaximumBits). */
+  private readonly summaryBits: Int32Array | undefined;
   private readonly listStart: Uint32Array;
   private readonly listDocs: Uint32Array;
   private readonly listValues: Float32Array;
@@ -400,6 +464,8 @@ class BlockBuilder {
 
   // Summary scratch: maxValue is -Infinity for every term outside the block being summarized.
   private readonly maxValue: Float32Array;
+  /** The same memory as maxValue, as int32 bits. */
+  private readonly maxBits: Int32Array;
   private readonly blockTerms: Uint32Array;
   private readonly keptTerms: Uint32Array;
   private readonly energyScratch: Float32Array;
@@ -407,6 +473,7 @@ class BlockBuilder {
 
   constructor(
     docs: SparseMatrix,
+    summarySource: SparseMatrix,
     lists: PostingLists,
     private readonly cuts: ClusteringCuts,
     private readonly params: SeismicBuildParams,
@@ -417,6 +484,10 @@ class BlockBuilder {
     this.docIndptr = docs.indptr;
     this.docTerms = docs.indices;
     this.docValues = docs.values;
+    this.summaryIndptr = summarySource.indptr;
+    this.summaryTermsIn = summarySource.indices;
+    this.summaryValuesIn = summarySource.values;
+    this.summaryBits = allNonNegative(summarySource.values) ? new Int32Array(summarySource.values.buffer, summarySource.values.byteOffset, summarySource.values.length) : undefined;
     this.listStart = lists.start;
     this.listDocs = lists.docs;
     this.listValues = lists.values;
@@ -451,6 +522,7 @@ class BlockBuilder {
     this.centroidEntryValue = new GrowableArray((n) => new Float32Array(n), 1 << 16);
 
     this.maxValue = new Float32Array(dim).fill(-Infinity);
+    this.maxBits = new Int32Array(this.maxValue.buffer);
     this.blockTerms = new Uint32Array(dim);
     this.keptTerms = new Uint32Array(dim);
     this.energyScratch = new Float32Array(dim);
@@ -625,19 +697,8 @@ class BlockBuilder {
 
   /** Coordinate-wise max of the block, cut to its energy prefix, quantized to 8 bits. */
   private summarizeBlock(postingStart: number, postingEnd: number): void {
-    const { postingDocs, docIndptr, docTerms, docValues, maxValue, blockTerms, keptTerms, params } = this;
-    let termCount = 0;
-    for (let p = postingStart; p < postingEnd; p++) {
-      const d = postingDocs[p]!;
-      const end = docIndptr[d + 1]!;
-      for (let i = docIndptr[d]!; i < end; i++) {
-        const t = docTerms[i]!;
-        const value = docValues[i]!;
-        const current = maxValue[t]!;
-        if (current === -Infinity) blockTerms[termCount++] = t;
-        if (value > current) maxValue[t] = value;
-      }
-    }
+    const { maxValue, blockTerms, keptTerms, params } = this;
+    const termCount = this.summaryBits ? this.blockMaximumBits(postingStart, postingEnd) : this.blockMaximum(postingStart, postingEnd);
     let threshold = -Infinity;
     let tiesKept = 0;
     if (params.summaryEnergy < 1) {
@@ -691,6 +752,54 @@ class BlockBuilder {
     this.summaryValues.length = at;
     this.summaryStart.push(at);
     for (let i = 0; i < termCount; i++) maxValue[blockTerms[i]!] = -Infinity;
+  }
+
+  /** Coordinate-wise maximum of the block's documents into maxValue; returns the terms it touched. */
+  private blockMaximum(postingStart: number, postingEnd: number): number {
+    const { postingDocs, maxValue, blockTerms } = this;
+    const docIndptr = this.summaryIndptr;
+    const docTerms = this.summaryTermsIn;
+    const docValues = this.summaryValuesIn;
+    let termCount = 0;
+    for (let p = postingStart; p < postingEnd; p++) {
+      const d = postingDocs[p]!;
+      const end = docIndptr[d + 1]!;
+      for (let i = docIndptr[d]!; i < end; i++) {
+        const t = docTerms[i]!;
+        const value = docValues[i]!;
+        const current = maxValue[t]!;
+        if (current === -Infinity) blockTerms[termCount++] = t;
+        if (value > current) maxValue[t] = value;
+      }
+    }
+    return termCount;
+  }
+
+  /**
+   * blockMaximum for non-negative weights, without branches: the bits of non-negative floats
+   * order as integers, and -Infinity's bits (the "untouched" mark) are negative as an int32. A
+   * block's documents share terms, so "is this larger" is a coin flip the branch predictor loses,
+   * and it was most of the build's time.
+   */
+  private blockMaximumBits(postingStart: number, postingEnd: number): number {
+    const { postingDocs, maxBits, blockTerms } = this;
+    const docIndptr = this.summaryIndptr;
+    const docTerms = this.summaryTermsIn;
+    const docBits = this.summaryBits!;
+    let termCount = 0;
+    for (let p = postingStart; p < postingEnd; p++) {
+      const d = postingDocs[p]!;
+      const end = docIndptr[d + 1]!;
+      for (let i = docIndptr[d]!; i < end; i++) {
+        const t = docTerms[i]!;
+        const current = maxBits[t]!;
+        blockTerms[termCount] = t;
+        termCount += current >>> 31;
+        const difference = (current - docBits[i]!) | 0;
+        maxBits[t] = current - (difference & (difference >> 31));
+      }
+    }
+    return termCount;
   }
 
   finish(): BlockedLists {

@@ -29,8 +29,18 @@ export interface SeismicBuildParams {
   readonly minBlockSize: number;
   /** Largest components of each document used while assigning it to a centroid. */
   readonly clusterDocCut: number;
-  /** Fraction (0,1] of each block summary's L1 mass kept; 1 keeps the whole coordinate-wise max. */
+  /**
+   * Fraction (0,1] of each block summary's L1 mass kept; 1 keeps the whole coordinate-wise max
+   * (an upper bound of every document in the block when summaryDocCut is also Infinity).
+   */
   readonly summaryEnergy: number;
+  /**
+   * Largest components of each document that a block summary is computed from. A summary keeps
+   * only the heaviest coordinates of its block's maximum, and those come from the documents' own
+   * heaviest components: reading the whole of every document is most of a build's time.
+   * Infinity reads every component (the summary is then the exact coordinate-wise maximum).
+   */
+  readonly summaryDocCut: number;
   readonly forwardValues: ForwardValueFormat;
   /** Seed of the centroid sampling; the same seed and input give a byte-identical index. */
   readonly seed: number;
@@ -61,6 +71,9 @@ export interface SeismicQueryParams {
  * postingCap is an absolute count: on much smaller collections it prunes little (the index is
  * then nearly exact and slower to build), on much larger ones raise it.
  */
+/** Measured by scripts/bench-seismic.ts: see summaryDocCut. */
+const SUMMARY_DOC_CUT_DEFAULT = 48;
+
 export const DEFAULT_BUILD_PARAMS: SeismicBuildParams = Object.freeze({
   pruning: 'global',
   postingCap: 1000,
@@ -69,6 +82,7 @@ export const DEFAULT_BUILD_PARAMS: SeismicBuildParams = Object.freeze({
   minBlockSize: 2,
   clusterDocCut: 15,
   summaryEnergy: 0.4,
+  summaryDocCut: SUMMARY_DOC_CUT_DEFAULT,
   forwardValues: 'f16',
   seed: 0x5eed,
 });
@@ -88,6 +102,7 @@ export const EXACT_BUILD_PARAMS: Partial<SeismicBuildParams> = Object.freeze({
   pruning: 'fixed',
   postingCap: Infinity,
   summaryEnergy: 1,
+  summaryDocCut: Infinity,
   forwardValues: 'f32',
 });
 export const EXACT_QUERY_PARAMS: Partial<SeismicQueryParams> = Object.freeze({
@@ -124,6 +139,7 @@ export function resolveBuildParams(overrides: Partial<SeismicBuildParams> = {}):
   if (!(merged.summaryEnergy > 0 && merged.summaryEnergy <= 1)) {
     throw new SeismicError('SEISMIC_BAD_PARAMS', `summaryEnergy must be in (0, 1], got ${merged.summaryEnergy}`);
   }
+  const summaryDocCut = positiveInteger(merged.summaryDocCut, 'summaryDocCut', true);
   if (!Number.isInteger(merged.seed)) {
     throw new SeismicError('SEISMIC_BAD_PARAMS', `seed must be an integer, got ${merged.seed}`);
   }
@@ -135,6 +151,7 @@ export function resolveBuildParams(overrides: Partial<SeismicBuildParams> = {}):
     minBlockSize,
     clusterDocCut,
     summaryEnergy: merged.summaryEnergy,
+    summaryDocCut,
     forwardValues: merged.forwardValues,
     seed: merged.seed | 0,
   };

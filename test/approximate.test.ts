@@ -75,6 +75,52 @@ t.test('segments are built in the background and searched with the unbuilt tail'
   engine.close();
 });
 
+t.test('a bulk load is packed from the store into segments; learned-sparse queries then need no exact index', async (t) => {
+  const dir = tempDir(t);
+  let engine = Engine.open(dir);
+  fill(engine.createCollection('bulk', { encoder: { type: 'precomputed' }, index: { segmentMinDocs: 500 } }));
+  engine.close();
+
+  // Reopened with 3000 documents in no segment: they go straight into segments, not into the tail.
+  engine = Engine.open(dir);
+  let collection = engine.collection('bulk');
+  const queries = Array.from({ length: 20 }, (_, q) => vectorObject(synthetic.queries, q));
+  const during = collection.search({ query: queries[0]!, k: 10, mode: 'approximate' });
+  t.equal(during.mode, 'exact', 'answered exactly while the documents are being packed');
+  t.match(during.warnings?.join(' ') ?? '', /3000 documents are being built into segments/);
+  await collection.idle();
+  const stats = collection.segmentStatistics();
+  t.equal(stats.tail, 0, 'nothing went to the tail');
+  t.equal(stats.segments.reduce((sum, s) => sum + s.documents, 0), DOCS, 'every document is in a segment');
+  const exactAnswers = queries.map((query) => collection.search({ query, k: 10, mode: 'exact' }).hits.map((h) => h.id));
+  engine.close();
+
+  engine = Engine.open(dir);
+  collection = engine.collection('bulk');
+  collection.warm();
+  t.notOk(collection.exactIndexLoaded, 'warming a learned-sparse collection with segments opens only the segments');
+  let recall = 0;
+  for (const [q, query] of queries.entries()) {
+    const response = collection.search({ query, k: 10 });
+    t.equal(response.mode, 'approximate');
+    recall += recallAt10(exactAnswers[q]!, response.hits.map((h) => h.id));
+  }
+  t.ok(recall / queries.length >= 0.9, `recall@10 ${(recall / queries.length).toFixed(3)}`);
+  t.notOk(collection.exactIndexLoaded, 'approximate queries did not load the exact index');
+
+  // Writes keep the store's view in step: a delete is gone at once, a new document is found in the tail.
+  const victim = exactAnswers[0]![0]!;
+  collection.delete([victim]);
+  t.notOk(collection.search({ query: queries[0]!, k: 10 }).hits.some((h) => h.id === victim), 'a deleted document never comes back');
+  collection.upsert([{ id: 'fresh', fields: { vector: { t999999: 1 } } }]);
+  t.same(collection.search({ query: { t999999: 1 }, k: 3 }).hits.map((h) => h.id), ['fresh'], 'a new document is searchable at once');
+  t.notOk(collection.exactIndexLoaded, 'still no exact index');
+  const explained = collection.search({ query: queries[1]!, k: 3, explain: true });
+  t.ok(explained.hits[0]!.explain!.length > 0, 'explain loads the exact index when asked');
+  t.ok(collection.exactIndexLoaded);
+  engine.close();
+});
+
 t.test('filters: small allowed sets are searched exactly, large ones approximately, both respected', async (t) => {
   const engine = Engine.open(tempDir(t));
   t.teardown(() => engine.close());

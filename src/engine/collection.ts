@@ -13,6 +13,7 @@ import type { EncodedQuery } from '../encoders/encoder.js';
 import { fuse, fusionSpec, type FusionComponent, type RankedHit } from '../fusion/fuse.js';
 import type { DenseSearchResult } from '../index/dense/exact.js';
 import { DenseSide, type DenseOutcome } from './dense-side.js';
+import { StoreDocumentView, type DocumentView } from './document-view.js';
 import path from 'node:path';
 import roaring from 'roaring';
 
@@ -129,6 +130,8 @@ export class Collection {
   private readonly store: Store;
   private dictionary: TermDictionary;
   private index: ExactIndex | undefined;
+  /** Liveness, ids and weights from the store, for the approximate side when the exact index is not loaded. */
+  private view: StoreDocumentView | undefined;
   private segments: SegmentSet | undefined;
   readonly segmentSettings: SegmentSettings;
   /** SQLite's data_version when the index was last known to match the database. */
@@ -266,9 +269,13 @@ export class Collection {
     }
     this.dictionary.commit();
     this.afterOwnWrite();
+    const removedNumbers = new Set(outcome.removed.map((r) => r.docNumber));
+    if (this.view) {
+      this.view.removed(removedNumbers);
+      this.view.added(outcome.added.filter(({ docNumber }) => !removedNumbers.has(docNumber)).map(({ docNumber }) => docNumber));
+    }
     if (this.index) {
       for (const term of newTerms) this.index.setTermField(term.termId, term.field);
-      const removedNumbers = new Set(outcome.removed.map((r) => r.docNumber));
       this.index.addMany(
         outcome.added
           .filter(({ docNumber }) => !removedNumbers.has(docNumber))
@@ -281,16 +288,16 @@ export class Collection {
           if (!removedNumbers.has(docNumber) && write.dense) this.dense.add(docNumber, write.dense, this.tieKey);
         }
       }
-      if (this.segments) {
-        for (const removed of outcome.removed) this.segments.remove(removed.docNumber);
-        const index = this.index;
-        this.segments.addManyToTail(
-          outcome.added
-            .filter(({ docNumber }) => !removedNumbers.has(docNumber))
-            .map(({ docNumber, write }) => ({ docNumber, indices: write.indices, weights: index.documentWeights(write.indices, write.values, write.fieldLengths) })),
-        );
-        void this.segments.maybeBuild(this.index);
-      }
+    }
+    if (this.segments) {
+      for (const removed of outcome.removed) this.segments.remove(removed.docNumber);
+      const documents = this.documents();
+      this.segments.addManyToTail(
+        outcome.added
+          .filter(({ docNumber }) => !removedNumbers.has(docNumber))
+          .map(({ docNumber, write }) => ({ docNumber, indices: write.indices, weights: documents.documentWeights(write.indices, write.values, write.fieldLengths) })),
+      );
+      void this.segments.maybeBuild(documents);
     }
     return outcome;
   }
@@ -301,6 +308,7 @@ export class Collection {
     const removed = this.store.deleteDocuments(this.record.id, ids);
     this.afterOwnWrite();
     if (this.index) for (const r of removed) this.index.remove(r.docNumber, r.indices, r.fieldLengths);
+    this.view?.removed(removed.map((r) => r.docNumber));
     if (this.segments) for (const r of removed) this.segments.remove(r.docNumber);
     if (this.dense) for (const r of removed) this.dense.remove(r.docNumber);
     return removed.length;
@@ -323,14 +331,20 @@ export class Collection {
     };
   }
 
+  /** Whether the exact in-memory index is loaded (a second copy of every vector; see ARCHITECTURE.md). */
+  get exactIndexLoaded(): boolean {
+    return this.index !== undefined;
+  }
+
   /** Builds the in-memory index now instead of on the first search. */
   warm(): void {
-    this.exactIndex();
+    if (this.approximateWithoutExactIndex()) this.segmentSet();
+    else this.exactIndex();
   }
 
   /** warm(), plus the models (sparse and dense) and the dense index, so first queries run no loads. */
   async warmAsync(): Promise<void> {
-    this.exactIndex();
+    this.warm();
     await this.encoder.load?.();
     if (this.dense) {
       await this.dense.encoder.load();
@@ -398,7 +412,13 @@ export class Collection {
 
   /** `docNumberOf`, when given, learns the doc number of every hit (hybrid search needs them). */
   private searchSparse(request: SearchRequest, k: number, encoded: EncodedQuery, started: bigint, docNumberOf?: Map<string, number>): SearchResponse {
-    const index = this.exactIndex();
+    const requested = request.mode ?? 'auto';
+    if (requested !== 'auto' && requested !== 'exact' && requested !== 'approximate') {
+      throw new SparrowError('INVALID_MODE', `mode must be auto, exact or approximate, got ${JSON.stringify(requested)}`);
+    }
+    // The exact index is loaded only where it is needed: exact answers, explanations, and BM25's idf.
+    const needsExactIndex = requested === 'exact' || request.explain === true || !this.approximateWithoutExactIndex();
+    const documents = needsExactIndex ? this.exactIndex() : this.documents();
     const resolved = this.dictionary.resolve(encoded.terms);
     const warnings: string[] = [];
     if (resolved.termIds.length === 0) {
@@ -411,18 +431,19 @@ export class Collection {
       allow !== undefined
         ? (doc: number) => allow.has(doc)
         : excluded
-          ? (doc: number) => !excluded.has(index.externalId(doc))
+          ? (doc: number) => !excluded.has(documents.externalId(doc))
           : undefined;
-    const requested = request.mode ?? 'auto';
-    if (requested !== 'auto' && requested !== 'exact' && requested !== 'approximate') {
-      throw new SparrowError('INVALID_MODE', `mode must be auto, exact or approximate, got ${JSON.stringify(requested)}`);
-    }
     const segments = requested === 'exact' ? undefined : this.segmentSet();
     const smallFilter = allow !== undefined && allow.size <= this.segmentSettings.filterExactBelow;
-    const useApproximate = segments !== undefined && !smallFilter && (requested === 'approximate' || segments.segmentCount > 0);
+    // While documents are being packed from the store into segments, only the exact index sees them.
+    const complete = segments !== undefined && segments.pendingOutsideTail === 0;
+    if (segments && !complete && requested === 'approximate') {
+      warnings.push(`${segments.pendingOutsideTail} documents are being built into segments; answered exactly meanwhile`);
+    }
+    const useApproximate = segments !== undefined && complete && !smallFilter && (requested === 'approximate' || segments.segmentCount > 0);
     let result: { docNumbers: Uint32Array; scores: Float64Array };
     if (useApproximate) {
-      const dotWeights = index.dotQueryWeights(query);
+      const dotWeights = documents instanceof ExactIndex ? documents.dotQueryWeights(query) : Float32Array.from(query.weights);
       const approximateOptions = request.approximate ?? {};
       // Excluded ids are few (a query's own id): ask for that many more and drop them after.
       const extra = excluded ? excluded.size : 0;
@@ -430,25 +451,25 @@ export class Collection {
         { termIds: query.termIds, weights: dotWeights },
         { k: k + extra, ...approximateOptions, ...(allow ? { allow } : {}) },
       );
-      const top = new TopK(k, (doc) => index.externalId(doc));
+      const top = new TopK(k, (doc) => documents.externalId(doc));
       for (const c of candidates) {
-        if (excluded && excluded.has(index.externalId(c.docNumber))) continue;
+        if (excluded && excluded.has(documents.externalId(c.docNumber))) continue;
         top.push(c.docNumber, c.score);
       }
       const drained = top.drain();
       result = { docNumbers: drained.docs, scores: drained.scores };
     } else {
-      result = index.search(query, { k, ...(accept ? { accept } : {}) });
+      result = this.exactIndex().search(query, { k, ...(accept ? { accept } : {}) });
     }
     const hits: SearchHit[] = [];
     for (let i = 0; i < result.docNumbers.length; i++) {
       const docNumber = result.docNumbers[i]!;
       const hit: { id: string; score: number; fields?: Record<string, unknown>; explain?: TermExplanation[] } = {
-        id: index.externalId(docNumber),
+        id: documents.externalId(docNumber),
         score: result.scores[i]!,
       };
       if (request.fields) hit.fields = this.selectFields(docNumber, request.fields);
-      if (request.explain) hit.explain = this.explainHit(index, query, docNumber);
+      if (request.explain) hit.explain = this.explainHit(this.exactIndex(), query, docNumber);
       docNumberOf?.set(hit.id, docNumber);
       hits.push(hit);
     }
@@ -554,10 +575,9 @@ export class Collection {
 
   /** Builds the approximate index's segments now (all pending documents when forced) and waits. */
   async buildSegments(options: { force?: boolean } = {}): Promise<{ segments: number; tail: number; error?: { code: string; message: string } }> {
-    const index = this.exactIndex();
     const segments = this.segmentSet();
     await segments.idle();
-    await segments.maybeBuild(index, options.force ?? false);
+    await segments.maybeBuild(this.documents(), options.force ?? false);
     await segments.idle();
     return { segments: segments.segmentCount, tail: segments.tailSize, ...(segments.error ? { error: segments.error } : {}) };
   }
@@ -580,29 +600,53 @@ export class Collection {
   }
 
   private segmentSet(): SegmentSet {
-    const index = this.exactIndex();
+    this.refreshIfChangedElsewhere();
     if (this.segments) return this.segments;
+    const documents = this.documents();
     const directory = path.join(this.store.dataDir, 'segments', String(this.record.id));
-    const segments = SegmentSet.open(this.store, this.record.id, directory, this.segmentSettings, () => this.segmentMetadata(index), index);
-    // Only live documents no segment holds go to the tail: read just their span of the store.
+    const segments = SegmentSet.open(this.store, this.record.id, directory, this.segmentSettings, () => this.segmentMetadata(documents), documents);
+    // Only live documents no segment holds are read again: a few go to the tail, a bulk load's
+    // worth is packed from the store straight into segments.
     const missing: number[] = [];
-    for (let doc = 0; doc < index.capacity; doc++) if (index.isAlive(doc) && !segments.contains(doc)) missing.push(doc);
+    for (let doc = 0; doc < documents.capacity; doc++) if (documents.isAlive(doc) && !segments.contains(doc)) missing.push(doc);
+    this.segments = segments;
+    if (missing.length >= this.segmentSettings.segmentMinDocs) {
+      void segments.buildFromStore(Uint32Array.from(missing), documents);
+      return segments;
+    }
     const store = this.store;
     const collectionId = this.record.id;
     const pending = (function* () {
       if (missing.length === 0) return;
       for (const doc of store.iterateVectorsInRange(collectionId, missing[0]!, missing[missing.length - 1]!)) {
-        if (!index.isAlive(doc.docNumber) || segments.contains(doc.docNumber)) continue;
-        yield { docNumber: doc.docNumber, indices: doc.indices, weights: index.documentWeights(doc.indices, doc.values, doc.fieldLengths) };
+        if (!documents.isAlive(doc.docNumber) || segments.contains(doc.docNumber)) continue;
+        yield { docNumber: doc.docNumber, indices: doc.indices, weights: documents.documentWeights(doc.indices, doc.values, doc.fieldLengths) };
       }
     })();
+    documents.averageLengths();
     for (const chunk of chunked(pending, LOAD_CHUNK)) segments.addManyToTail(chunk);
-    this.segments = segments;
-    void segments.maybeBuild(index);
+    void segments.maybeBuild(documents);
     return segments;
   }
 
-  private segmentMetadata(index: ExactIndex): Record<string, string | number | (string | number)[]> {
+  /** The exact index when it is loaded, else the store's view (created on first use). */
+  private documents(): DocumentView {
+    this.refreshIfChangedElsewhere();
+    if (this.index) return this.index;
+    this.view ??= new StoreDocumentView(this.store, this.record.id, this.encoder.scoring, this.encoder.fieldNames.length, this.encoder.bm25, () => this.dictionary);
+    return this.view;
+  }
+
+  /**
+   * Learned-sparse collections with segments answer approximate queries from the segments alone:
+   * their query weights need no collection statistics. BM25 needs document frequencies for idf,
+   * which the exact index holds.
+   */
+  private approximateWithoutExactIndex(): boolean {
+    return this.encoder.scoring === 'dot' && (this.segments !== undefined || this.store.listSegments(this.record.id).length > 0);
+  }
+
+  private segmentMetadata(index: DocumentView): Record<string, string | number | (string | number)[]> {
     return {
       collection: this.record.name,
       scoring: this.encoder.scoring,
@@ -688,6 +732,7 @@ export class Collection {
     this.seenDataVersion = version;
     this.dictionary = TermDictionary.load(this.store, this.record.id, this.encoder.fieldNames.length);
     this.index = undefined;
+    this.view = undefined;
     this.dense?.reset();
     this.segments?.close();
     this.segments = undefined;

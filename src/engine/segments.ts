@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import roaring from 'roaring';
 import { ExactIndex, type ExactQuery } from '../index/exact.js';
+import type { DocumentView } from './document-view.js';
 import { DEFAULT_QUERY_PARAMS, type SeismicBuildParams, type SeismicQueryParams } from '../index/seismic/params.js';
 import { openSeismicSearcher, type SeismicSearcher } from '../index/seismic/searcher.js';
 import { readSegmentFileSync, removeStaleSegmentTempFiles, type SegmentMetadata } from '../index/segment/segment-file.js';
@@ -99,6 +100,7 @@ export class SegmentSet {
   private readonly tail: ExactIndex;
   private readonly tailVectors = new Map<number, { indices: Uint32Array; weights: Float32Array }>();
   private building: Promise<void> | undefined;
+  private pendingFromStore = 0;
   private closed = false;
   private lastError: { code: string; message: string } | undefined;
 
@@ -120,7 +122,7 @@ export class SegmentSet {
     directory: string,
     settings: SegmentSettings,
     metadataForBuild: () => SegmentMetadata,
-    full: ExactIndex,
+    full: DocumentView,
   ): SegmentSet {
     const set = new SegmentSet(store, collectionId, directory, settings, metadataForBuild, (doc) => full.externalId(doc));
     fs.mkdirSync(directory, { recursive: true });
@@ -144,6 +146,52 @@ export class SegmentSet {
       }
     }
     return set;
+  }
+
+  /**
+   * Documents that are in no segment and not in the tail yet, because buildFromStore is packing
+   * them into segments: until it is done the approximate side cannot answer for them.
+   */
+  get pendingOutsideTail(): number {
+    return this.pendingFromStore;
+  }
+
+  /**
+   * Builds segments straight from the store for documents in no segment (a collection opened after
+   * a bulk load): read in doc-number order, packed into segments of up to maxSegmentDocs, never held
+   * in the tail. `docNumbers` (ascending) are the documents to build; those deleted meanwhile are skipped.
+   */
+  buildFromStore(docNumbers: Uint32Array, full: DocumentView): Promise<void> {
+    this.pendingFromStore += docNumbers.length;
+    const previous = this.building;
+    const run = (async () => {
+      if (previous) await previous;
+      // Field statistics are read before the store is iterated: nothing else may use the
+      // connection while an iterator is open.
+      full.averageLengths();
+      for (let start = 0; start < docNumbers.length && !this.closed; start += this.settings.maxSegmentDocs) {
+        const chunk = docNumbers.subarray(start, Math.min(docNumbers.length, start + this.settings.maxSegmentDocs));
+        const packer = new CsrPacker(chunk.length);
+        let next = 0;
+        for (const doc of this.store.iterateVectorsInRange(this.collectionId, chunk[0]!, chunk[chunk.length - 1]!)) {
+          while (next < chunk.length && chunk[next]! < doc.docNumber) next++;
+          if (next === chunk.length || chunk[next] !== doc.docNumber || !full.isAlive(doc.docNumber) || this.contains(doc.docNumber)) continue;
+          packer.push(doc.docNumber, doc.indices, full.documentWeights(doc.indices, doc.values, doc.fieldLengths));
+        }
+        if (packer.rows > 0 && !this.closed) await this.buildAndInstall(packer.finish(), [], full);
+        this.pendingFromStore -= chunk.length;
+      }
+    })();
+    const tracked: Promise<void> = run
+      .catch((error: unknown) => {
+        this.lastError = { code: (error as { code?: string }).code ?? 'SEGMENT_BUILD_FAILED', message: (error as Error).message };
+      })
+      .finally(() => {
+        this.pendingFromStore = 0;
+        if (this.building === tracked) this.building = undefined;
+      });
+    this.building = tracked;
+    return tracked;
   }
 
   get segmentCount(): number {
@@ -244,7 +292,7 @@ export class SegmentSet {
    * and the tail is not empty), then merges if there are too many segments. Resolves when done;
    * concurrent calls share one build.
    */
-  maybeBuild(full: ExactIndex, force = false): Promise<void> {
+  maybeBuild(full: DocumentView, force = false): Promise<void> {
     if (this.building) return this.building;
     const due = force ? this.tailVectors.size > 0 : this.tailVectors.size >= this.settings.segmentMinDocs;
     const mergeDue = this.segments.length > this.settings.mergeFactor;
@@ -277,17 +325,21 @@ export class SegmentSet {
     this.segments.length = 0;
   }
 
-  private async buildFromTail(full: ExactIndex): Promise<void> {
+  private async buildFromTail(full: DocumentView): Promise<void> {
     const all = [...this.tailVectors.keys()].sort((a, b) => a - b);
     for (let start = 0; start < all.length && !this.closed; start += this.settings.maxSegmentDocs) {
-      const docNumbers = Uint32Array.from(all.slice(start, start + this.settings.maxSegmentDocs).filter((doc) => this.tailVectors.has(doc)));
-      const vectors = Array.from(docNumbers, (doc) => this.tailVectors.get(doc)!);
-      await this.buildAndInstall(docNumbers, vectors, [], full);
+      const docNumbers = all.slice(start, start + this.settings.maxSegmentDocs).filter((doc) => this.tailVectors.has(doc));
+      const packer = new CsrPacker(docNumbers.length);
+      for (const doc of docNumbers) {
+        const vector = this.tailVectors.get(doc)!;
+        packer.push(doc, vector.indices, vector.weights);
+      }
+      await this.buildAndInstall(packer.finish(), [], full);
     }
   }
 
   /** Merges the smallest segments whose live documents fit in one segment; false when none can. */
-  private async mergeSmallest(full: ExactIndex): Promise<boolean> {
+  private async mergeSmallest(full: DocumentView): Promise<boolean> {
     const bySize = [...this.segments].sort((a, b) => a.record.docCount - b.record.docCount);
     const chosen: LoadedSegment[] = [];
     let total = 0;
@@ -303,48 +355,29 @@ export class SegmentSet {
       for (let row = 0; row < segment.docNumbers.length; row++) if (!segment.deletedRows.has(row)) docs.push(segment.docNumbers[row]!);
     }
     docs.sort((a, b) => a - b);
-    const docNumbers = Uint32Array.from(docs);
     // Merged documents are re-read from the store and weighed with today's statistics.
-    const byNumber = new Map<number, { indices: Uint32Array; weights: Float32Array }>();
+    const packer = new CsrPacker(docs.length);
     if (docs.length > 0) {
+      full.averageLengths();
+      let next = 0;
       for (const doc of this.store.iterateVectorsInRange(this.collectionId, docs[0]!, docs[docs.length - 1]!)) {
-        if (!full.isAlive(doc.docNumber)) continue;
-        byNumber.set(doc.docNumber, { indices: doc.indices, weights: full.documentWeights(doc.indices, doc.values, doc.fieldLengths) });
+        while (next < docs.length && docs[next]! < doc.docNumber) next++;
+        if (next === docs.length || docs[next] !== doc.docNumber || !full.isAlive(doc.docNumber)) continue;
+        packer.push(doc.docNumber, doc.indices, full.documentWeights(doc.indices, doc.values, doc.fieldLengths));
       }
     }
-    const kept = docs.filter((d) => byNumber.has(d));
-    await this.buildAndInstall(Uint32Array.from(kept), kept.map((d) => byNumber.get(d)!), chosen, full);
+    await this.buildAndInstall(packer.finish(), chosen, full);
     return true;
   }
 
-  private async buildAndInstall(
-    docNumbers: Uint32Array,
-    vectors: { indices: Uint32Array; weights: Float32Array }[],
-    replaced: LoadedSegment[],
-    full: ExactIndex,
-  ): Promise<void> {
-    let nnz = 0;
-    let dim = 0;
-    for (const v of vectors) {
-      nnz += v.indices.length;
-      if (v.indices.length > 0) dim = Math.max(dim, v.indices[v.indices.length - 1]! + 1);
-    }
-    const indptr = new Uint32Array(vectors.length + 1);
-    const indices = new Uint32Array(nnz);
-    const values = new Float32Array(nnz);
-    let at = 0;
-    vectors.forEach((v, row) => {
-      indices.set(v.indices, at);
-      values.set(v.weights, at);
-      at += v.indices.length;
-      indptr[row + 1] = at;
-    });
+  private async buildAndInstall(packed: PackedDocuments, replaced: LoadedSegment[], full: DocumentView): Promise<void> {
+    const { docNumbers, indptr, indices, values, dim } = packed;
     const segmentId = this.nextSegmentId();
     const fileName = `seg-${String(segmentId).padStart(6, '0')}.seg`;
     const filePath = path.join(this.directory, fileName);
     const createdAt = new Date().toISOString();
     const job: SegmentBuildJob = {
-      rows: vectors.length,
+      rows: docNumbers.length,
       dim,
       indptr,
       indices,
@@ -396,7 +429,7 @@ export class SegmentSet {
     return max + 1;
   }
 
-  private install(record: SegmentRecord, full: ExactIndex): void {
+  private install(record: SegmentRecord, full: DocumentView): void {
     const contents = readSegmentFileSync(path.join(this.directory, record.fileName));
     const searcher = openSeismicSearcher(contents.index, { defaults: this.settings.query });
     const deletedRows = new RoaringBitmap32();
@@ -466,4 +499,69 @@ function runBuildWorker(job: SegmentBuildJob): Promise<SegmentBuildReply> {
     });
     worker.postMessage(job, [job.indptr.buffer, job.indices.buffer, job.values.buffer] as ArrayBuffer[]);
   });
+}
+
+/** Documents of one segment build, rows in doc-number order (CSR). */
+interface PackedDocuments {
+  readonly docNumbers: Uint32Array;
+  readonly indptr: Uint32Array;
+  readonly indices: Uint32Array;
+  readonly values: Float32Array;
+  readonly dim: number;
+}
+
+/** Appends document vectors into growing CSR arrays: one copy per document, no per-document objects kept. */
+class CsrPacker {
+  rows = 0;
+  private docNumbers: Uint32Array;
+  private indptr: Uint32Array;
+  private indices: Uint32Array;
+  private values: Float32Array;
+  private nnz = 0;
+  private dim = 0;
+
+  constructor(expectedRows: number) {
+    this.docNumbers = new Uint32Array(Math.max(1, expectedRows));
+    this.indptr = new Uint32Array(Math.max(1, expectedRows) + 1);
+    // About 160 terms per learned-sparse document; grown when a collection has more.
+    this.indices = new Uint32Array(Math.max(1024, expectedRows * 160));
+    this.values = new Float32Array(this.indices.length);
+  }
+
+  push(docNumber: number, indices: Uint32Array, weights: Float32Array): void {
+    if (this.rows === this.docNumbers.length) {
+      this.docNumbers = grow(this.docNumbers, this.rows * 2);
+      this.indptr = grow(this.indptr, this.rows * 2 + 1);
+    }
+    const needed = this.nnz + indices.length;
+    if (needed > this.indices.length) {
+      const size = Math.max(needed, Math.ceil(this.indices.length * 1.5));
+      this.indices = grow(this.indices, size);
+      this.values = grow(this.values, size);
+    }
+    this.indices.set(indices, this.nnz);
+    this.values.set(weights, this.nnz);
+    this.nnz = needed;
+    if (indices.length > 0) this.dim = Math.max(this.dim, indices[indices.length - 1]! + 1);
+    this.docNumbers[this.rows++] = docNumber;
+    this.indptr[this.rows] = this.nnz;
+  }
+
+  finish(): PackedDocuments {
+    // Views, not copies: the buffers are transferred to the build worker as they are.
+    return {
+      docNumbers: this.docNumbers.slice(0, this.rows),
+      indptr: this.indptr.subarray(0, this.rows + 1),
+      indices: this.indices.subarray(0, this.nnz),
+      values: this.values.subarray(0, this.nnz),
+      dim: this.dim,
+    };
+  }
+}
+
+function grow<T extends Uint32Array | Float32Array>(array: T, size: number): T {
+  const Type = array.constructor as new (length: number) => T;
+  const grown = new Type(size);
+  grown.set(array as never);
+  return grown;
 }

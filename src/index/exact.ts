@@ -97,6 +97,15 @@ export class ExactIndex {
     return { docCount: this.fieldDocCount[field]!, sumTotalTermFreq: this.fieldTokenCount[field]! };
   }
 
+  /**
+   * Sets a field's statistics directly: an index that holds no documents can then weigh documents
+   * (documentWeights) and report averageLengths exactly as the full index would.
+   */
+  setFieldStatistics(field: number, docCount: number, sumTotalTermFreq: number): void {
+    this.fieldDocCount[field] = docCount;
+    this.fieldTokenCount[field] = sumTotalTermFreq;
+  }
+
   /** Declares which field a term belongs to (BM25 needs it to pick statistics and norms). */
   setTermField(termId: number, field: number): void {
     this.ensureTerms(termId + 1);

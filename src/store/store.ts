@@ -276,6 +276,16 @@ export class Store {
     return Uint32Array.from(numbers);
   }
 
+  /** Doc numbers of every live document, ascending. */
+  liveDocNumbers(collectionId: number): Uint32Array {
+    const numbers = this.statements.liveDocNumbers.pluck().all(collectionId) as number[];
+    return Uint32Array.from(numbers);
+  }
+
+  externalIdOf(collectionId: number, docNumber: number): string | undefined {
+    return this.statements.externalIdByNumber.pluck().get(collectionId, docNumber) as string | undefined;
+  }
+
   /** Vectors of live documents with doc numbers in [from, to], in doc-number order. */
   *iterateVectorsInRange(collectionId: number, from: number, to: number): Generator<Omit<StoredDocument, 'fields'>> {
     for (const row of this.statements.vectorsInRange.iterate(collectionId, from, to) as Iterable<Omit<DocumentRow, 'fields'>>) {
@@ -436,6 +446,8 @@ function prepareStatements(db: Database) {
     countDocuments: statement('SELECT count(*) AS n FROM documents WHERE collection_id = ?'),
     documentByExternalId: statement('SELECT * FROM documents WHERE collection_id = ? AND external_id = ?'),
     fieldsByNumber: statement('SELECT fields FROM documents WHERE collection_id = ? AND doc_number = ?'),
+    externalIdByNumber: statement('SELECT external_id FROM documents WHERE collection_id = ? AND doc_number = ?'),
+    liveDocNumbers: statement('SELECT doc_number FROM documents WHERE collection_id = ? ORDER BY doc_number'),
     deleteDocument: statement('DELETE FROM documents WHERE collection_id = ? AND doc_number = ?'),
     insertDocument: statement(
       'INSERT INTO documents (collection_id, doc_number, external_id, fields, vector, field_lengths, dense, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',

@@ -31,12 +31,20 @@ export function decodeVector(blob: Uint8Array): { indices: Uint32Array; values: 
   }
   const indices = new Uint32Array(nnz);
   const values = new Float32Array(nnz);
+  if (LITTLE_ENDIAN) {
+    // The stored bytes are the arrays' own bytes: one copy each, whatever the blob's alignment.
+    new Uint8Array(indices.buffer).set(blob.subarray(4, 4 + nnz * 4));
+    new Uint8Array(values.buffer).set(blob.subarray(4 + nnz * 4, 4 + nnz * 8));
+    return { indices, values };
+  }
   for (let i = 0; i < nnz; i++) {
     indices[i] = view.getUint32(4 + i * 4, true);
     values[i] = view.getFloat32(4 + nnz * 4 + i * 4, true);
   }
   return { indices, values };
 }
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 
 export function encodeLengths(lengths: ArrayLike<number>): Buffer {
   const buffer = Buffer.allocUnsafe(lengths.length * 4);

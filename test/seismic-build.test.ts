@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { generateSynthetic } from '../src/bench/synthetic.js';
-import { buildSeismicIndex } from '../src/index/seismic/build.js';
+import { buildSeismicIndex, BUILD_POSTINGS_DONE, BUILD_POSTINGS_TOTAL } from '../src/index/seismic/build.js';
 import { buildSeismicIndexParallel, splitByPostings } from '../src/index/seismic/build-parallel.js';
 import { SeismicError } from '../src/index/seismic/errors.js';
 import { f16BitsToF32, f32ToF16Bits } from '../src/index/seismic/f16.js';
@@ -369,7 +369,10 @@ t.test('the parallel build is byte-identical to the one-thread build', async (t)
   const docs = generateSynthetic({ docs: 6000, queries: 1, seed: 11 }).docs;
   const params = { postingCap: 200, forwardValues: 'f16' as const };
   const serial = buildSeismicIndex(docs, params);
-  const parallel = await buildSeismicIndexParallel(docs, params, 3);
+  const progress = new Int32Array(new SharedArrayBuffer(8));
+  const parallel = await buildSeismicIndexParallel(docs, params, 3, progress);
+  t.equal(progress[BUILD_POSTINGS_TOTAL], parallel.postingDocs.length, 'progress: the total is the postings kept');
+  t.equal(progress[BUILD_POSTINGS_DONE], parallel.postingDocs.length, 'progress: every thread counted every posting it blocked, once');
   for (const [name, value] of Object.entries(serial)) {
     const other = (parallel as unknown as Record<string, unknown>)[name];
     if (ArrayBuffer.isView(value)) t.ok(Buffer.from(value.buffer, value.byteOffset, value.byteLength).equals(Buffer.from((other as Uint8Array).buffer, (other as Uint8Array).byteOffset, (other as Uint8Array).byteLength)), name);

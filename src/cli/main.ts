@@ -14,7 +14,7 @@ import { createDenseEncoder } from '../encoders/dense-registry.js';
 import { StaticEmbeddingEncoder } from '../encoders/static-embeddings.js';
 import { checkModelFolder } from '../encoders/model-files.js';
 import { openBeirFolder } from '../jobs/beir.js';
-import { ProgressBar, ingestDetail } from './progress.js';
+import { ProgressBar, ingestDetail, segmentDetail } from './progress.js';
 
 /** Exit codes: 0 done; 1 failed; 2 bad usage; 3 finished, but some input lines were rejected. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, partial: 3 } as const;
@@ -173,8 +173,17 @@ async function commandIndex(args: string[]): Promise<number> {
     });
     bar.done();
     const segmentBar = new ProgressBar(`building segments of ${name}`);
-    segmentBar.update(undefined, 'clustering posting lists');
-    const segments = await collection.buildSegments({ force: values['build-segments'] as boolean });
+    segmentBar.update(undefined, 'reading documents');
+    const drawSegments = setInterval(() => {
+      const { fraction, detail } = segmentDetail(collection.segmentBuildProgress());
+      segmentBar.update(fraction, detail);
+    }, 250);
+    let segments: Awaited<ReturnType<typeof collection.buildSegments>>;
+    try {
+      segments = await collection.buildSegments({ force: values['build-segments'] as boolean });
+    } finally {
+      clearInterval(drawSegments);
+    }
     segmentBar.done();
     if (values.json) {
       process.stdout.write(JSON.stringify({ collection: name, ...summary, segments }, null, 2) + '\n');

@@ -47,3 +47,19 @@ export function ingestDetail(p: { processed: number; bytesRead: number; totalByt
   const rejected = p.rejected > 0 ? `, ${p.rejected} rejected` : '';
   return { fraction, detail: `${p.processed} docs, ${rate.toFixed(0)} docs/s, ${formatDuration(left)} left${rejected}` };
 }
+
+/** The segment build's bar: postings blocked of those kept, rate and time left, then writing. */
+export function segmentDetail(
+  p: { kind: string; documents: number; pendingDocuments: number; postingsDone: number; postingsTotal: number; postingsPerSecond: number; secondsLeft: number | undefined } | undefined,
+): { fraction: number | undefined; detail: string } {
+  if (!p) return { fraction: undefined, detail: 'reading documents' };
+  const what = `${p.kind === 'merge' ? 'merging' : 'building'} ${p.documents} docs`;
+  const pending = p.pendingDocuments > p.documents ? ` (${p.pendingDocuments - p.documents} more after this)` : '';
+  if (p.postingsTotal === 0) return { fraction: undefined, detail: `${what}${pending}: pruning posting lists` };
+  if (p.postingsDone >= p.postingsTotal) return { fraction: 1, detail: `${what}${pending}: writing the segment` };
+  const rate = p.postingsPerSecond >= 1e6 ? `${(p.postingsPerSecond / 1e6).toFixed(1)}M` : `${(p.postingsPerSecond / 1e3).toFixed(0)}k`;
+  return {
+    fraction: p.postingsDone / p.postingsTotal,
+    detail: `${what}${pending}: ${rate} postings/s, ${formatDuration(p.secondsLeft ?? Number.NaN)} left`,
+  };
+}

@@ -272,7 +272,7 @@ export class Collection {
     const removedNumbers = new Set(outcome.removed.map((r) => r.docNumber));
     if (this.view) {
       this.view.removed(removedNumbers);
-      this.view.added(outcome.added.filter(({ docNumber }) => !removedNumbers.has(docNumber)).map(({ docNumber }) => docNumber));
+      this.view.added(outcome.added.filter(({ docNumber }) => !removedNumbers.has(docNumber)).map(({ docNumber, write }) => ({ docNumber, externalId: write.externalId })));
     }
     if (this.index) {
       for (const term of newTerms) this.index.setTermField(term.termId, term.field);
@@ -585,6 +585,11 @@ export class Collection {
   /** Segment statistics (opens the approximate index if needed). */
   segmentStatistics(): ReturnType<SegmentSet['statistics']> {
     return this.segmentSet().statistics();
+  }
+
+  /** The segment build or merge running now, if any (rate and time left included). */
+  segmentBuildProgress(): ReturnType<SegmentSet['buildProgress']> {
+    return this.segments?.buildProgress();
   }
 
   /** Waits for background segment work (builds, merges) to finish. */

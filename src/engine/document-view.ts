@@ -18,13 +18,15 @@ export interface DocumentView {
 }
 
 /**
- * A DocumentView over the store: one byte per doc number for liveness, external ids read from the
- * store when asked (a handful per query), and field statistics read again after every write.
+ * A DocumentView over the store: one byte per doc number for liveness and the external ids, both
+ * read in one scan of the store's external-id index (a few tens of bytes per document), and field
+ * statistics read again after every write.
  * The collection keeps it in step with its own writes (added / removed) and drops it when another
  * process writes.
  */
 export class StoreDocumentView implements DocumentView {
   private alive: Uint8Array;
+  private readonly externalIds: string[] = [];
   private statistics: ExactIndex | undefined;
 
   constructor(
@@ -35,9 +37,15 @@ export class StoreDocumentView implements DocumentView {
     private readonly bm25: ConstructorParameters<typeof ExactIndex>[2],
     private readonly dictionary: () => TermDictionary,
   ) {
-    const live = store.liveDocNumbers(collectionId);
-    this.alive = new Uint8Array(live.length > 0 ? live[live.length - 1]! + 1 : 0);
-    for (const doc of live) this.alive[doc] = 1;
+    const numbers: number[] = [];
+    let largest = -1;
+    store.forEachLiveDocument(collectionId, (docNumber, externalId) => {
+      numbers.push(docNumber);
+      this.externalIds[docNumber] = externalId;
+      if (docNumber > largest) largest = docNumber;
+    });
+    this.alive = new Uint8Array(largest + 1);
+    for (const doc of numbers) this.alive[doc] = 1;
   }
 
   /** Doc numbers below this may be live; the loop bound for scans of every document. */
@@ -50,11 +58,12 @@ export class StoreDocumentView implements DocumentView {
   }
 
   externalId(docNumber: number): string {
-    return this.store.externalIdOf(this.collectionId, docNumber) ?? '';
+    return this.externalIds[docNumber] ?? '';
   }
 
-  added(docNumbers: Iterable<number>): void {
-    for (const doc of docNumbers) {
+  added(documents: Iterable<{ docNumber: number; externalId: string }>): void {
+    for (const { docNumber: doc, externalId } of documents) {
+      this.externalIds[doc] = externalId;
       if (doc >= this.alive.length) {
         const grown = new Uint8Array(Math.max(doc + 1, Math.ceil(this.alive.length * 1.5)));
         grown.set(this.alive);
@@ -66,7 +75,10 @@ export class StoreDocumentView implements DocumentView {
   }
 
   removed(docNumbers: Iterable<number>): void {
-    for (const doc of docNumbers) if (doc < this.alive.length) this.alive[doc] = 0;
+    for (const doc of docNumbers) {
+      if (doc < this.alive.length) this.alive[doc] = 0;
+      delete this.externalIds[doc];
+    }
     this.statistics = undefined;
   }
 

@@ -63,6 +63,11 @@ export class Engine {
     return found;
   }
 
+  /** Collections this process has opened (and may be building segments for). */
+  openCollections(): Collection[] {
+    return [...this.open.values()];
+  }
+
   listCollections(): CollectionRecord[] {
     return this.store.listCollections();
   }

@@ -14,6 +14,8 @@ export interface SegmentBuildJob {
   readonly params: Partial<SeismicBuildParams>;
   readonly path: string;
   readonly metadata: SegmentMetadata;
+  /** Shared progress counters (see BUILD_POSTINGS_DONE in index/seismic/build.ts). */
+  readonly progress?: Int32Array;
 }
 
 export type SegmentBuildReply =
@@ -25,7 +27,12 @@ export type SegmentBuildReply =
 parentPort?.once('message', (job: SegmentBuildJob) => {
   const started = performance.now();
   (async (): Promise<SegmentBuildReply> => {
-    const index = await buildSeismicIndexParallel({ rows: job.rows, dim: job.dim, indptr: job.indptr, indices: job.indices, values: job.values }, job.params);
+    const index = await buildSeismicIndexParallel(
+      { rows: job.rows, dim: job.dim, indptr: job.indptr, indices: job.indices, values: job.values },
+      job.params,
+      undefined,
+      job.progress,
+    );
     const info = await writeSegmentFile(job.path, { index, docNumbers: job.docNumbers, metadata: job.metadata });
     return { ok: true, byteLength: info.byteLength, buildMs: performance.now() - started };
   })()

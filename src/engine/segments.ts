@@ -6,10 +6,12 @@ import { ExactIndex, type ExactQuery } from '../index/exact.js';
 import type { DocumentView } from './document-view.js';
 import { DEFAULT_QUERY_PARAMS, type SeismicBuildParams, type SeismicQueryParams } from '../index/seismic/params.js';
 import { openSeismicSearcher, type SeismicSearcher } from '../index/seismic/searcher.js';
-import { readSegmentFileSync, removeStaleSegmentTempFiles, type SegmentMetadata } from '../index/segment/segment-file.js';
+import { readSegmentFileIntoSync, removeStaleSegmentTempFiles, type SegmentMetadata } from '../index/segment/segment-file.js';
+import { ScoringCore } from '../scoring/wasm-core.js';
 import type { SegmentRecord, Store } from '../store/store.js';
 import { SparrowError } from './errors.js';
 import type { SegmentBuildJob, SegmentBuildReply } from './segment-build-worker.js';
+import { BUILD_POSTINGS_DONE, BUILD_POSTINGS_TOTAL } from '../index/seismic/build.js';
 
 const { RoaringBitmap32 } = roaring;
 type Bitmap = InstanceType<typeof RoaringBitmap32>;
@@ -63,6 +65,18 @@ export function segmentSettings(raw: Readonly<Record<string, unknown>>): Segment
   return settings;
 }
 
+export interface BuildProgress {
+  readonly kind: 'build' | 'merge';
+  readonly documents: number;
+  /** Documents still to be read from the store by buildFromStore after this build. */
+  readonly pendingDocuments: number;
+  readonly postingsDone: number;
+  readonly postingsTotal: number;
+  readonly elapsedSeconds: number;
+  readonly postingsPerSecond: number;
+  readonly secondsLeft: number | undefined;
+}
+
 interface LoadedSegment {
   readonly record: SegmentRecord;
   readonly docNumbers: Uint32Array;
@@ -101,6 +115,8 @@ export class SegmentSet {
   private readonly tailVectors = new Map<number, { indices: Uint32Array; weights: Float32Array }>();
   private building: Promise<void> | undefined;
   private pendingFromStore = 0;
+  /** The build in progress, if any: what it builds and its shared counters. */
+  private current: { kind: 'build' | 'merge'; documents: number; startedAt: number; counters: Int32Array } | undefined;
   private closed = false;
   private lastError: { code: string; message: string } | undefined;
 
@@ -314,6 +330,31 @@ export class SegmentSet {
     return this.building;
   }
 
+  /**
+   * The segment build or merge in progress: documents, postings blocked of those kept, rate and
+   * time left (from the rate so far); undefined when none runs. Read by the CLI's progress bar,
+   * /metrics and the jobs that build.
+   */
+  buildProgress(now = Date.now()): BuildProgress | undefined {
+    const current = this.current;
+    if (!current) return undefined;
+    const done = Atomics.load(current.counters, BUILD_POSTINGS_DONE);
+    const total = Atomics.load(current.counters, BUILD_POSTINGS_TOTAL);
+    const seconds = (now - current.startedAt) / 1000;
+    const rate = seconds > 0 ? done / seconds : 0;
+    return {
+      kind: current.kind,
+      documents: current.documents,
+      pendingDocuments: this.pendingFromStore,
+      postingsDone: done,
+      postingsTotal: total,
+      elapsedSeconds: seconds,
+      postingsPerSecond: rate,
+      // Pruning and clustering cuts come first (total still 0), writing and loading the file last.
+      secondsLeft: total > 0 && rate > 0 ? (total - done) / rate : undefined,
+    };
+  }
+
   /** Waits for a build in progress, if any. */
   async idle(): Promise<void> {
     while (this.building) await this.building;
@@ -372,6 +413,17 @@ export class SegmentSet {
 
   private async buildAndInstall(packed: PackedDocuments, replaced: LoadedSegment[], full: DocumentView): Promise<void> {
     const { docNumbers, indptr, indices, values, dim } = packed;
+    const counters = new Int32Array(new SharedArrayBuffer(8));
+    this.current = { kind: replaced.length > 0 ? 'merge' : 'build', documents: docNumbers.length, startedAt: Date.now(), counters };
+    try {
+      await this.buildInstallWith(packed, replaced, full, counters);
+    } finally {
+      this.current = undefined;
+    }
+  }
+
+  private async buildInstallWith(packed: PackedDocuments, replaced: LoadedSegment[], full: DocumentView, counters: Int32Array): Promise<void> {
+    const { docNumbers, indptr, indices, values, dim } = packed;
     const segmentId = this.nextSegmentId();
     const fileName = `seg-${String(segmentId).padStart(6, '0')}.seg`;
     const filePath = path.join(this.directory, fileName);
@@ -386,6 +438,7 @@ export class SegmentSet {
       params: this.settings.build,
       path: filePath,
       metadata: { ...this.metadataForBuild(), segmentId, createdAt },
+      progress: counters,
     };
     const reply = await runBuildWorker(job);
     if (!reply.ok) throw new SparrowError(reply.code, `segment build failed: ${reply.message}`);
@@ -430,10 +483,17 @@ export class SegmentSet {
   }
 
   private install(record: SegmentRecord, full: DocumentView): void {
-    const contents = readSegmentFileSync(path.join(this.directory, record.fileName));
-    const searcher = openSeismicSearcher(contents.index, { defaults: this.settings.query });
+    // The file is read straight into the scorer's own memory: one read, no copy of the index.
+    const core = new ScoringCore();
+    const contents = readSegmentFileIntoSync(path.join(this.directory, record.fileName), (size) => {
+      const at = core.allocate(size);
+      return core.views().u8.subarray(at, at + size);
+    });
+    // A copy, taken first: the searcher's allocations may grow the memory and detach every view of it.
+    const docNumbers = contents.docNumbers.slice();
+    // decodeSegment has checked the checksums and the index's structure: no second pass here.
+    const searcher = openSeismicSearcher(contents.index, { defaults: this.settings.query, trusted: true, core });
     const deletedRows = new RoaringBitmap32();
-    const docNumbers = contents.docNumbers;
     for (let row = 0; row < docNumbers.length; row++) if (!full.isAlive(docNumbers[row]!)) deletedRows.add(row);
     const segment: LoadedSegment = { record, docNumbers, searcher, deletedRows, deletedWords: toWords(deletedRows, docNumbers.length) };
     this.segments.push(segment);

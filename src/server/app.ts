@@ -3,7 +3,7 @@ import type { Readable } from 'node:stream';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import type { SearchRequest } from '../engine/collection.js';
+import type { Collection, SearchRequest } from '../engine/collection.js';
 import { toIngestDocument } from '../engine/documents.js';
 import type { Engine } from '../engine/engine.js';
 import { SparrowError, errorCode } from '../engine/errors.js';
@@ -228,6 +228,26 @@ export function buildApp(options: AppOptions): FastifyInstance {
     );
   }
 
+  /** The segment build or merge running in each open collection: postings blocked, total, rate, time left. */
+  function segmentBuildGauges() {
+    const running = engine.openCollections().flatMap((collection) => {
+      const progress = collection.segmentBuildProgress();
+      return progress ? [{ labels: { collection: collection.name, kind: progress.kind }, progress }] : [];
+    });
+    const family = (name: string, help: string, value: (p: NonNullable<ReturnType<Collection['segmentBuildProgress']>>) => number) => ({
+      name,
+      help,
+      samples: running.map(({ labels, progress }) => ({ labels, value: value(progress) })),
+    });
+    return [
+      family('sparrow_segment_build_documents', 'Documents in the segment build or merge running now.', (p) => p.documents),
+      family('sparrow_segment_build_postings_done', 'Postings blocked so far by the running segment build.', (p) => p.postingsDone),
+      family('sparrow_segment_build_postings_total', 'Postings the running segment build keeps after pruning (0 until pruned).', (p) => p.postingsTotal),
+      family('sparrow_segment_build_postings_per_second', 'Rate of the running segment build.', (p) => p.postingsPerSecond),
+      family('sparrow_segment_build_seconds_left', 'Time left of the running segment build at its rate so far (-1 until known).', (p) => p.secondsLeft ?? -1),
+    ];
+  }
+
   function scrapeGauges() {
     const collections = engine.listCollections();
     const segments = segmentCounts(engine);
@@ -244,6 +264,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
         help: 'Approximate-index segments per collection.',
         samples: collections.map((c) => ({ labels: { collection: c.name }, value: segments.get(c.id) ?? 0 })),
       },
+      ...segmentBuildGauges(),
       { name: 'sparrow_jobs', help: 'Bulk indexing jobs by status.', samples: Object.entries(jobCounts).map(([status, n]) => ({ labels: { status }, value: n })) },
       { name: 'process_resident_memory_bytes', help: 'Resident memory of the server process.', samples: [{ labels: {}, value: memory.rss }] },
       { name: 'nodejs_heap_used_bytes', help: 'V8 heap in use.', samples: [{ labels: {}, value: memory.heapUsed }] },

@@ -276,14 +276,12 @@ export class Store {
     return Uint32Array.from(numbers);
   }
 
-  /** Doc numbers of every live document, ascending. */
-  liveDocNumbers(collectionId: number): Uint32Array {
-    const numbers = this.statements.liveDocNumbers.pluck().all(collectionId) as number[];
-    return Uint32Array.from(numbers);
-  }
-
-  externalIdOf(collectionId: number, docNumber: number): string | undefined {
-    return this.statements.externalIdByNumber.pluck().get(collectionId, docNumber) as string | undefined;
+  /**
+   * Every live document's doc number and external id, in no particular order. Read from the
+   * external-id index, which holds both: scanning the table itself would read every vector.
+   */
+  forEachLiveDocument(collectionId: number, visit: (docNumber: number, externalId: string) => void): void {
+    for (const row of this.statements.liveDocuments.raw().iterate(collectionId) as Iterable<[number, string]>) visit(row[0], row[1]);
   }
 
   /** Vectors of live documents with doc numbers in [from, to], in doc-number order. */
@@ -446,8 +444,7 @@ function prepareStatements(db: Database) {
     countDocuments: statement('SELECT count(*) AS n FROM documents WHERE collection_id = ?'),
     documentByExternalId: statement('SELECT * FROM documents WHERE collection_id = ? AND external_id = ?'),
     fieldsByNumber: statement('SELECT fields FROM documents WHERE collection_id = ? AND doc_number = ?'),
-    externalIdByNumber: statement('SELECT external_id FROM documents WHERE collection_id = ? AND doc_number = ?'),
-    liveDocNumbers: statement('SELECT doc_number FROM documents WHERE collection_id = ? ORDER BY doc_number'),
+    liveDocuments: statement('SELECT doc_number, external_id FROM documents INDEXED BY documents_by_external_id WHERE collection_id = ?'),
     deleteDocument: statement('DELETE FROM documents WHERE collection_id = ? AND doc_number = ?'),
     insertDocument: statement(
       'INSERT INTO documents (collection_id, doc_number, external_id, fields, vector, field_lengths, dense, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',

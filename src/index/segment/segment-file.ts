@@ -640,12 +640,15 @@ export function decodeSegment(bytes: Uint8Array): SegmentContents {
   return { index, docNumbers, metadata: metadata as SegmentMetadata };
 }
 
-/** Reads into a fresh ArrayBuffer, so offset 0 is 8-byte aligned and decodeSegment copies nothing. */
-function readWholeFileSync(filePath: string): Uint8Array {
+/**
+ * Reads into a fresh ArrayBuffer (or into the bytes `place` gives, 8-byte aligned), so decodeSegment
+ * copies nothing.
+ */
+function readWholeFileSync(filePath: string, place: (size: number) => Uint8Array = (size) => new Uint8Array(size)): Uint8Array {
   const fd = fs.openSync(filePath, 'r');
   try {
     const size = fs.fstatSync(fd).size;
-    const bytes = new Uint8Array(size);
+    const bytes = place(size);
     let done = 0;
     while (done < size) {
       const read = fs.readSync(fd, bytes, done, Math.min(size - done, MAX_IO_BYTES), done);
@@ -682,4 +685,13 @@ export async function readSegmentFile(filePath: string): Promise<SegmentContents
 
 export function readSegmentFileSync(filePath: string): SegmentContents {
   return decodeSegment(readWholeFileSync(filePath));
+}
+
+/**
+ * readSegmentFileSync into memory the caller provides (`place(size)` returns `size` bytes, 8-byte
+ * aligned): a scorer's own linear memory, so the index is read once and never copied. The arrays
+ * of the result are views of those bytes.
+ */
+export function readSegmentFileIntoSync(filePath: string, place: (size: number) => Uint8Array): SegmentContents {
+  return decodeSegment(readWholeFileSync(filePath, place));
 }

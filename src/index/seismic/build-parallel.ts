@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { SparseMatrix } from '../sparse-matrix.js';
-import { assembleIndex, blockTermRange, buildSeismicIndex, concatBlocked, prepareBuild, type BlockedLists, type PreparedBuild } from './build.js';
+import { assembleIndex, blockTermRange, BUILD_POSTINGS_TOTAL, concatBlocked, prepareBuild, type BlockedLists, type PreparedBuild } from './build.js';
 import { SeismicError, type SeismicErrorCode } from './errors.js';
 import type { SeismicIndexData } from './index-data.js';
 import { resolveBuildParams, type SeismicBuildParams } from './params.js';
@@ -14,6 +14,7 @@ export interface RangeJob {
   readonly prepared: Omit<PreparedBuild, 'forward'>;
   readonly from: number;
   readonly to: number;
+  readonly progress?: Int32Array;
 }
 
 /**
@@ -22,9 +23,15 @@ export interface RangeJob {
  * number of postings, and the ranges are joined in term order. Every list draws its centroids from
  * its own seeded stream, so the index is byte-identical to the one-thread build.
  */
-export async function buildSeismicIndexParallel(docs: SparseMatrix, overrides: Partial<SeismicBuildParams> = {}, threads = defaultBuildThreads()): Promise<SeismicIndexData> {
-  if (threads <= 1 || docs.rows < PARALLEL_MIN_DOCS) return buildSeismicIndex(docs, overrides);
+export async function buildSeismicIndexParallel(
+  docs: SparseMatrix,
+  overrides: Partial<SeismicBuildParams> = {},
+  threads = defaultBuildThreads(),
+  progress?: Int32Array,
+): Promise<SeismicIndexData> {
   const prepared = prepareBuild(docs, resolveBuildParams(overrides));
+  if (progress) Atomics.store(progress, BUILD_POSTINGS_TOTAL, prepared.lists.start[docs.dim]!);
+  if (threads <= 1 || docs.rows < PARALLEL_MIN_DOCS) return assembleIndex(prepared, blockTermRange(prepared, 0, docs.dim, progress));
   const sharedDocs = { rows: docs.rows, dim: docs.dim, indptr: toShared(docs.indptr), indices: toShared(docs.indices), values: toShared(docs.values) };
   const summary = prepared.summarySource;
   const shared: Omit<PreparedBuild, 'forward'> = {
@@ -39,8 +46,8 @@ export async function buildSeismicIndexParallel(docs: SparseMatrix, overrides: P
   };
   const ranges = splitByPostings(prepared.lists.start, docs.dim, threads);
   // This thread takes the first range while the helpers take the others.
-  const helpers = ranges.slice(1).map(([from, to]) => runRangeWorker({ prepared: shared, from, to }));
-  const parts: BlockedLists[] = [blockTermRange({ ...shared, forward: undefined }, ranges[0]![0], ranges[0]![1])];
+  const helpers = ranges.slice(1).map(([from, to]) => runRangeWorker({ prepared: shared, from, to, ...(progress ? { progress } : {}) }));
+  const parts: BlockedLists[] = [blockTermRange({ ...shared, forward: undefined }, ranges[0]![0], ranges[0]![1], progress)];
   parts.push(...(await Promise.all(helpers)));
   return assembleIndex(prepared, concatBlocked(parts, docs.dim));
 }

@@ -71,10 +71,29 @@ export function assembleIndex(prepared: PreparedBuild, blocked: BlockedLists): S
   };
 }
 
+/**
+ * Where a build stands, shared between threads: [BUILD_POSTINGS_DONE] postings blocked so far,
+ * [BUILD_POSTINGS_TOTAL] postings kept after pruning (0 until known).
+ */
+export const BUILD_POSTINGS_DONE = 0;
+export const BUILD_POSTINGS_TOTAL = 1;
+
 /** Blocks and summarizes the lists of terms [from, to); offsets start at 0 (see concatBlocked). */
-export function blockTermRange(prepared: PreparedBuild, from: number, to: number): BlockedLists {
+export function blockTermRange(prepared: PreparedBuild, from: number, to: number, progress?: Int32Array): BlockedLists {
   const builder = new BlockBuilder(prepared.docs, prepared.summarySource, prepared.lists, prepared.cuts, prepared.params, from, to);
-  for (let t = from; t < to; t++) builder.addList(t);
+  const start = prepared.lists.start;
+  let unreported = 0;
+  for (let t = from; t < to; t++) {
+    builder.addList(t);
+    if (progress) {
+      unreported += start[t + 1]! - start[t]!;
+      // One atomic add per ~64k postings keeps the counter cheap and still smooth.
+      if (unreported >= 65536 || t === to - 1) {
+        Atomics.add(progress, BUILD_POSTINGS_DONE, unreported);
+        unreported = 0;
+      }
+    }
+  }
   return builder.finish();
 }
 

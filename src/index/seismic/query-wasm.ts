@@ -33,20 +33,31 @@ export class WasmSeismicSearcher implements SeismicSearcher {
   private core: ScoringCore | undefined;
   private readonly defaults: SeismicQueryParams;
 
-  constructor(index: SeismicIndexData, defaults: Partial<SeismicQueryParams> = {}, options: { validate?: boolean; memoryLimitBytes?: number } = {}) {
+  /**
+   * `options.core`: an instance whose memory already holds the index arrays (see
+   * readSegmentFileIntoSync); arrays that are views of its memory are used where they are.
+   */
+  constructor(
+    index: SeismicIndexData,
+    defaults: Partial<SeismicQueryParams> = {},
+    options: { validate?: boolean; memoryLimitBytes?: number; core?: ScoringCore } = {},
+  ) {
     if (options.validate !== false) validateIndexData(index);
     this.docCount = index.docCount;
     this.dim = index.dim;
     this.defaults = { ...DEFAULT_QUERY_PARAMS, ...defaults };
     resolveQueryParams({}, this.defaults);
 
-    const core = new ScoringCore({ limitBytes: options.memoryLimitBytes });
+    const core = options.core ?? new ScoringCore({ limitBytes: options.memoryLimitBytes });
     const arrays = indexArrays(index);
+    const inCore = (array: ArrayBufferView): boolean => array.buffer === core.views().buffer;
     let total = scratchBytes(index);
-    for (const array of Object.values(arrays)) total += Math.ceil(array.byteLength / 16) * 16;
+    for (const array of Object.values(arrays)) if (!inCore(array)) total += Math.ceil(array.byteLength / 16) * 16;
     core.ensureFits(total, `an index of ${index.docCount} documents`);
     const at: Record<string, number> = {};
-    for (const [name, array] of Object.entries(arrays)) at[name] = core.copyIn(array);
+    // Addresses are taken before anything is copied in: a copy may grow memory and detach the views.
+    for (const [name, array] of Object.entries(arrays)) if (inCore(array)) at[name] = array.byteOffset;
+    for (const [name, array] of Object.entries(arrays)) if (at[name] === undefined) at[name] = core.copyIn(array);
     const status = core.call(() =>
       core.exports.configure(
         index.docCount,

@@ -3,6 +3,7 @@ import type { SeismicQueryParams } from './params.js';
 import { TsSeismicSearcher } from './query-ts.js';
 import { WasmSeismicSearcher, type SearchStats } from './query-wasm.js';
 import type { SearcherKind, SeismicSearcher } from './search-api.js';
+import type { ScoringCore } from '../../scoring/wasm-core.js';
 
 export type { SearcherKind, SearchOptions, SearchResult, SeismicSearcher } from './search-api.js';
 export type { SearchStats } from './query-wasm.js';
@@ -12,8 +13,10 @@ export interface OpenSearcherOptions {
   readonly kind?: SearcherKind;
   /** Per-searcher defaults for queryCut, heapFactor and k. */
   readonly defaults?: Partial<SeismicQueryParams>;
-  /** Skip the structural check of the index (only for indexes this process just built). */
+  /** Skip the structural check of the index: for indexes just built, or read by decodeSegment (which checks). */
   readonly trusted?: boolean;
+  /** A wasm core whose memory already holds the index (see WasmSeismicSearcher). */
+  readonly core?: ScoringCore;
 }
 
 /** A searcher over a built (or loaded) index; both kinds return identical results. */
@@ -21,5 +24,5 @@ export function openSeismicSearcher(index: SeismicIndexData, options: OpenSearch
   const validate = options.trusted !== true;
   return options.kind === 'ts'
     ? new TsSeismicSearcher(index, options.defaults, { validate })
-    : new WasmSeismicSearcher(index, options.defaults, { validate });
+    : new WasmSeismicSearcher(index, options.defaults, { validate, ...(options.core ? { core: options.core } : {}) });
 }

@@ -203,3 +203,15 @@ t.test('a stray or damaged segment file is handled on open', async (t) => {
   t.ok(fs.existsSync(`${damaged}.corrupt`), 'it is kept aside for inspection');
   t.match(reopened.segmentStatistics(), {}, 'statistics still answer');
 });
+
+t.test('bad build parameters are refused when the collection is created, not in a build worker later', (t) => {
+  const engine = Engine.open(tempDir(t));
+  for (const build of [{ summaryEnergy: 5 }, { summaryDocCut: 0 }, { postingCap: -1 }, { forwardValues: 'f8' }]) {
+    t.throws(() => engine.createCollection('bad', { encoder: { type: 'precomputed' }, index: { build } }), { code: 'INVALID_INDEX_SETTINGS' }, JSON.stringify(build));
+  }
+  t.equal(engine.listCollections().length, 0, 'nothing was created');
+  const ok = engine.createCollection('good', { encoder: { type: 'precomputed' }, index: { build: { summaryDocCut: 32 } } });
+  t.equal(ok.name, 'good', 'a valid summaryDocCut is accepted');
+  engine.close();
+  t.end();
+});

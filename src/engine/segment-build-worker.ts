@@ -2,6 +2,7 @@ import { parentPort } from 'node:worker_threads';
 import { buildSeismicIndexParallel } from '../index/seismic/build-parallel.js';
 import type { SeismicBuildParams } from '../index/seismic/params.js';
 import { writeSegmentFile, type SegmentMetadata } from '../index/segment/segment-file.js';
+import { buildErrorCode } from './build-error-code.js';
 
 /** One build: the documents (CSR, rows in doc-number order) and where the segment file goes. */
 export interface SegmentBuildJob {
@@ -36,10 +37,6 @@ parentPort?.once('message', (job: SegmentBuildJob) => {
     const info = await writeSegmentFile(job.path, { index, docNumbers: job.docNumbers, metadata: job.metadata });
     return { ok: true, byteLength: info.byteLength, buildMs: performance.now() - started };
   })()
-    .catch((error: unknown): SegmentBuildReply => ({
-      ok: false,
-      code: (error as { code?: string }).code ?? 'SEGMENT_BUILD_FAILED',
-      message: (error as Error).message,
-    }))
+    .catch((error: unknown): SegmentBuildReply => ({ ok: false, code: buildErrorCode(error), message: (error as Error).message }))
     .then((reply) => parentPort!.postMessage(reply));
 });

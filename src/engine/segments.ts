@@ -4,13 +4,14 @@ import { Worker } from 'node:worker_threads';
 import roaring from 'roaring';
 import { ExactIndex, type ExactQuery } from '../index/exact.js';
 import type { DocumentView } from './document-view.js';
-import { DEFAULT_QUERY_PARAMS, type SeismicBuildParams, type SeismicQueryParams } from '../index/seismic/params.js';
+import { DEFAULT_QUERY_PARAMS, resolveBuildParams, type SeismicBuildParams, type SeismicQueryParams } from '../index/seismic/params.js';
 import { openSeismicSearcher, type SeismicSearcher } from '../index/seismic/searcher.js';
 import { readSegmentFileIntoSync, removeStaleSegmentTempFiles, type SegmentMetadata } from '../index/segment/segment-file.js';
 import { ScoringCore } from '../scoring/wasm-core.js';
 import type { SegmentRecord, Store } from '../store/store.js';
 import { SparrowError } from './errors.js';
 import type { SegmentBuildJob, SegmentBuildReply } from './segment-build-worker.js';
+import { buildErrorCode } from './build-error-code.js';
 import { BUILD_POSTINGS_DONE, BUILD_POSTINGS_TOTAL } from '../index/seismic/build.js';
 
 const { RoaringBitmap32 } = roaring;
@@ -61,6 +62,12 @@ export function segmentSettings(raw: Readonly<Record<string, unknown>>): Segment
   }
   if (!Number.isInteger(settings.filterExactBelow) || settings.filterExactBelow < 0) {
     throw new SparrowError('INVALID_INDEX_SETTINGS', 'filterExactBelow must be an integer >= 0');
+  }
+  // Checked here, not first in a build worker minutes later.
+  try {
+    resolveBuildParams(settings.build);
+  } catch (error) {
+    throw new SparrowError('INVALID_INDEX_SETTINGS', `build: ${(error as Error).message}`);
   }
   return settings;
 }
@@ -200,7 +207,7 @@ export class SegmentSet {
     })();
     const tracked: Promise<void> = run
       .catch((error: unknown) => {
-        this.lastError = { code: (error as { code?: string }).code ?? 'SEGMENT_BUILD_FAILED', message: (error as Error).message };
+        this.lastError = { code: buildErrorCode(error), message: (error as Error).message };
       })
       .finally(() => {
         this.pendingFromStore = 0;
@@ -322,7 +329,7 @@ export class SegmentSet {
           if (!(await this.mergeSmallest(full))) break;
         }
       } catch (error) {
-        this.lastError = { code: (error as { code?: string }).code ?? 'SEGMENT_BUILD_FAILED', message: (error as Error).message };
+        this.lastError = { code: buildErrorCode(error), message: (error as Error).message };
       } finally {
         this.building = undefined;
       }
@@ -557,7 +564,9 @@ function runBuildWorker(job: SegmentBuildJob): Promise<SegmentBuildReply> {
     worker.once('exit', (code) => {
       if (!settled) resolve({ ok: false, code: 'SEGMENT_BUILD_FAILED', message: `build worker exited with code ${code}` });
     });
-    worker.postMessage(job, [job.indptr.buffer, job.indices.buffer, job.values.buffer] as ArrayBuffer[]);
+    // Shared buffers are read in place; plain ones are handed over.
+    const transfer = [job.indptr.buffer, job.indices.buffer, job.values.buffer].filter((buffer): buffer is ArrayBuffer => !(buffer instanceof SharedArrayBuffer));
+    worker.postMessage(job, [...new Set(transfer)]);
   });
 }
 
@@ -582,10 +591,11 @@ class CsrPacker {
 
   constructor(expectedRows: number) {
     this.docNumbers = new Uint32Array(Math.max(1, expectedRows));
-    this.indptr = new Uint32Array(Math.max(1, expectedRows) + 1);
+    // Shared memory: the build worker and its threads read these arrays where they are.
+    this.indptr = shared(Uint32Array, Math.max(1, expectedRows) + 1);
     // About 160 terms per learned-sparse document; grown when a collection has more.
-    this.indices = new Uint32Array(Math.max(1024, expectedRows * 160));
-    this.values = new Float32Array(this.indices.length);
+    this.indices = shared(Uint32Array, Math.max(1024, expectedRows * 160));
+    this.values = shared(Float32Array, this.indices.length);
   }
 
   push(docNumber: number, indices: Uint32Array, weights: Float32Array): void {
@@ -620,8 +630,13 @@ class CsrPacker {
 }
 
 function grow<T extends Uint32Array | Float32Array>(array: T, size: number): T {
-  const Type = array.constructor as new (length: number) => T;
-  const grown = new Type(size);
+  const grown = array.buffer instanceof SharedArrayBuffer ? shared(array.constructor as SharedType<T>, size) : new (array.constructor as new (length: number) => T)(size);
   grown.set(array as never);
   return grown;
+}
+
+type SharedType<T> = { new (buffer: SharedArrayBuffer): T; BYTES_PER_ELEMENT: number };
+
+function shared<T>(Type: SharedType<T>, length: number): T {
+  return new Type(new SharedArrayBuffer(length * Type.BYTES_PER_ELEMENT));
 }

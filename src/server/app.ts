@@ -4,6 +4,7 @@ import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, ty
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Collection, SearchRequest } from '../engine/collection.js';
+import type { BuildProgress } from '../engine/segments.js';
 import { toIngestDocument } from '../engine/documents.js';
 import type { Engine } from '../engine/engine.js';
 import { SparrowError, errorCode } from '../engine/errors.js';
@@ -557,7 +558,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     api.get<{ Querystring: { limit?: string } }>(
       '/jobs',
       { config: { access: 'read' }, schema: { tags: ['jobs'], summary: 'Recent jobs, newest first.', querystring: schemas.jobListQuery, response: { 200: schemas.jobList, ...schemas.errorResponses } } },
-      async (request) => ({ jobs: jobs.list(request.query.limit ? Number(request.query.limit) : 100).map(jobView) }),
+      async (request) => ({ jobs: jobs.list(request.query.limit ? Number(request.query.limit) : 100).map((job) => jobView(job)) }),
     );
     api.get<{ Params: { id: string } }>(
       '/jobs/:id',
@@ -570,7 +571,10 @@ export function buildApp(options: AppOptions): FastifyInstance {
           response: { 200: schemas.jobView, ...schemas.errorResponses },
         },
       },
-      async (request) => jobView(jobs.get(request.params.id)),
+      async (request) => {
+        const job = jobs.get(request.params.id);
+        return jobView(job, engine.openCollections().find((c) => c.name === job.collection)?.segmentBuildProgress());
+      },
     );
     api.delete<{ Params: { id: string } }>(
       '/jobs/:id',
@@ -591,7 +595,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
 }
 
 /** The public shape of a job, with rate and time left derived from its committed progress. */
-export function jobView(job: JobRecord) {
+export function jobView(job: JobRecord, segmentBuild?: BuildProgress) {
   const seconds = job.elapsedMs / 1000;
   const fraction = job.totalBytes > 0 ? Math.min(1, job.bytesRead / job.totalBytes) : job.status === 'completed' ? 1 : 0;
   const finished = job.status === 'completed' || job.status === 'failed' || job.status === 'cancelled';
@@ -615,6 +619,22 @@ export function jobView(job: JobRecord) {
       eta_seconds: eta === null ? null : Math.round(eta * 10) / 10,
       elapsed_seconds: Math.round(seconds * 1000) / 1000,
     },
+    // The collection's segment build or merge running now (the job's documents go into segments in
+    // the background, and a build may outlast the job).
+    ...(segmentBuild
+      ? {
+          segment_build: {
+            kind: segmentBuild.kind,
+            documents: segmentBuild.documents,
+            pending_documents: segmentBuild.pendingDocuments,
+            postings_done: segmentBuild.postingsDone,
+            postings_total: segmentBuild.postingsTotal,
+            postings_per_second: Math.round(segmentBuild.postingsPerSecond),
+            eta_seconds: segmentBuild.secondsLeft === undefined ? null : Math.round(segmentBuild.secondsLeft * 10) / 10,
+            elapsed_seconds: Math.round(segmentBuild.elapsedSeconds * 1000) / 1000,
+          },
+        }
+      : {}),
     errors: job.errors,
     ...(job.error ? { error: job.error } : {}),
     created_at: job.createdAt,

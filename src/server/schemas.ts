@@ -427,6 +427,20 @@ export const jobView = {
         elapsed_seconds: { type: 'number' },
       },
     },
+    segment_build: {
+      type: 'object',
+      description: 'The collection\'s segment build or merge running now (GET /jobs/ID only): postings blocked of those kept after pruning, rate and time left.',
+      properties: {
+        kind: { type: 'string', enum: ['build', 'merge'] },
+        documents: { type: 'integer' },
+        pending_documents: { type: 'integer', description: 'Documents still to be packed into segments after this build.' },
+        postings_done: { type: 'integer' },
+        postings_total: { type: 'integer', description: '0 until the posting lists are pruned.' },
+        postings_per_second: { type: 'number' },
+        eta_seconds: { type: ['number', 'null'] },
+        elapsed_seconds: { type: 'number' },
+      },
+    },
     errors: {
       type: 'array',
       items: { type: 'object', properties: { line: { type: 'integer' }, id: { type: 'string' }, code: { type: 'string' }, message: { type: 'string' } } },

@@ -135,6 +135,18 @@ export function concatBlocked(parts: readonly BlockedLists[], dim: number): Bloc
   return { listBlockStart, blockDocStart, postingDocs, summaryStart, summaryTerms, summaryValues, summaryScale, summaryOffset };
 }
 
+/**
+ * What the blocking threads read is allocated shared from the start: a parallel build then hands it
+ * to its threads without a copy (at a million documents each copy is about a gigabyte).
+ */
+function sharedUint32(length: number): Uint32Array {
+  return new Uint32Array(new SharedArrayBuffer(length * 4));
+}
+
+function sharedFloat32(length: number): Float32Array {
+  return new Float32Array(new SharedArrayBuffer(length * 4));
+}
+
 function badMatrix(message: string): never {
   throw new SeismicError('SEISMIC_BAD_MATRIX', message);
 }
@@ -221,12 +233,12 @@ export interface PostingLists {
 function invert(docs: SparseMatrix): PostingLists {
   const { rows, dim, indptr, indices, values } = docs;
   const nnz = indices.length;
-  const start = new Uint32Array(dim + 1);
+  const start = sharedUint32(dim + 1);
   for (let i = 0; i < nnz; i++) start[indices[i]! + 1]!++;
   for (let t = 0; t < dim; t++) start[t + 1]! += start[t]!;
   const cursor = start.slice(0, dim);
-  const listDocs = new Uint32Array(nnz);
-  const listValues = new Float32Array(nnz);
+  const listDocs = sharedUint32(nnz);
+  const listValues = sharedFloat32(nnz);
   for (let d = 0; d < rows; d++) {
     for (let i = indptr[d]!; i < indptr[d + 1]!; i++) {
       const slot = cursor[indices[i]!]!++;
@@ -326,9 +338,9 @@ export function heaviestComponents(docs: SparseMatrix, cut: number): SparseMatri
     kept += Math.min(length, cut);
   }
   if (longest <= cut) return docs;
-  const outIndptr = new Uint32Array(rows + 1);
-  const outIndices = new Uint32Array(kept);
-  const outValues = new Float32Array(kept);
+  const outIndptr = sharedUint32(rows + 1);
+  const outIndices = sharedUint32(kept);
+  const outValues = sharedFloat32(kept);
   const scratch = new Float32Array(longest);
   let at = 0;
   for (let d = 0; d < rows; d++) {
@@ -381,9 +393,9 @@ function clusteringCuts(docs: SparseMatrix, cut: number): ClusteringCuts {
   let longestRow = 0;
   for (let d = 0; d < rows; d++) longestRow = Math.max(longestRow, indptr[d + 1]! - indptr[d]!);
   const width = Math.max(1, Math.min(cut, longestRow));
-  const length = new Uint32Array(rows);
-  const cutTerms = new Uint32Array(rows * width);
-  const cutValues = new Float32Array(rows * width);
+  const length = sharedUint32(rows);
+  const cutTerms = sharedUint32(rows * width);
+  const cutValues = sharedFloat32(rows * width);
   for (let d = 0; d < rows; d++) {
     const base = d * width;
     let kept = 0;

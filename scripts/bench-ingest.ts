@@ -18,6 +18,17 @@
  *
  * Figures go to stdout and OUT/report.md. Timings on a shared machine are noisy: use --rounds and
  * read the medians.
+ *
+ * Where the time goes (node --cpu-prof of `sparrow index --vectors --build-segments`, 300k
+ * synthetic documents, 2 cores): ingestion is the main thread's SQLite transactions and the
+ * dictionary lookups of each batch, with the encoder threads parsing beside it; the segment build is
+ * the blocking threads clustering each posting list (about half) and computing block summaries
+ * (the other half), after a single-threaded prepare (inversion, pruning, forward index, cuts).
+ * What was removed: reloading every vector into the exact index and again into the tail after a
+ * bulk load (packed from the store into segments instead), summaries over whole documents (each
+ * document's summaryDocCut heaviest components, with a branch-free maximum), copies of the build
+ * inputs into shared memory, a per-element decode of stored vectors, a second structural check
+ * and a copy of every segment on open.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -165,6 +176,16 @@ function probeAfterOpen(dataDir: string, queries: string, count: number): { open
   return JSON.parse(output.trim().split('\n').pop()!) as ReturnType<typeof probeAfterOpen>;
 }
 
+/** Bytes of every file under dir (the store, its WAL and the segment files). */
+function directoryBytes(dir: string): number {
+  let total = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    total += entry.isDirectory() ? directoryBytes(full) : fs.statSync(full).size;
+  }
+  return total;
+}
+
 function main(): void {
   const options = parseArguments(process.argv.slice(2));
   fs.mkdirSync(options.out, { recursive: true });
@@ -205,6 +226,10 @@ function main(): void {
     say(`| of which segment build and the rest (s) | ${((wall - ingest) / 1000).toFixed(1)} | | |`);
     say(`| peak RSS while indexing (MB) | ${(median(vectorRuns.map((r) => r.peakRssKb)) / 1024).toFixed(0)} | | |`);
     say(`| segment bytes on disk (MB) | ${(probe.segmentBytes / 1e6).toFixed(0)} | | |`);
+    const collectionBytes = directoryBytes(dataDir);
+    const peakBytes = median(vectorRuns.map((r) => r.peakRssKb)) * 1024;
+    say(`| collection bytes on disk, SQLite and segments (MB); peak RSS / that | ${(collectionBytes / 1e6).toFixed(0)}; ${(peakBytes / collectionBytes).toFixed(2)}x | | |`);
+    say(`| RSS after open / segment bytes | ${((probe.rssMb * 1048576) / probe.segmentBytes).toFixed(2)}x | | |`);
     say(`| open until the first query is answered (s) | ${(probe.openMs / 1000).toFixed(2)} | | |`);
     say(`| RSS after open (MB), per document (bytes) | ${probe.rssMb.toFixed(0)}, ${((probe.rssMb * 1048576) / options.docs).toFixed(0)} | | |`);
     say(`| recall@10 of default query settings vs exact | ${probe.recall.toFixed(3)} | | |`);

@@ -82,6 +82,7 @@ interface Latency {
 
 /** Runs every query once to warm up, then once timed. */
 function timeQueries(count: number, run: (q: number) => SearchResult, results?: SearchResult[]): Latency {
+  if (count === 0) return { mean: Number.NaN, p50: Number.NaN, p99: Number.NaN, cpuMean: Number.NaN };
   for (let q = 0; q < count; q++) run(q);
   const samples = new Float64Array(count);
   const cpuBefore = process.cpuUsage();
@@ -110,7 +111,8 @@ function recallAt(truth: SearchResult[], found: SearchResult[], count: number): 
   return wanted === 0 ? 1 : hits / wanted;
 }
 
-const fmt = (value: number, digits = 3): string => value.toFixed(digits);
+// '-' for figures not measured (--ts-queries 0 times no TypeScript queries).
+const fmt = (value: number, digits = 3): string => (Number.isFinite(value) ? value.toFixed(digits) : '-');
 
 interface Row {
   queryCut: number;

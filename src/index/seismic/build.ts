@@ -249,6 +249,51 @@ function invert(docs: SparseMatrix): PostingLists {
   return { start, docs: listDocs, values: listValues };
 }
 
+/**
+ * Writes the `cap` largest values of [start, end) (ties: the earlier first) with their keys to
+ * out* from `write` on, in their original order; returns the new write position. `out` may be the
+ * input itself when write <= start (the copy only moves entries backwards).
+ */
+function keepLargest(
+  keys: Uint32Array,
+  values: Float32Array,
+  start: number,
+  end: number,
+  cap: number,
+  outKeys: Uint32Array,
+  outValues: Float32Array,
+  write: number,
+  scratch: Float32Array,
+): number {
+  const length = end - start;
+  if (length <= cap) {
+    if (outKeys === keys) {
+      if (write !== start) {
+        keys.copyWithin(write, start, end);
+        values.copyWithin(write, start, end);
+      }
+    } else {
+      outKeys.set(keys.subarray(start, end), write);
+      outValues.set(values.subarray(start, end), write);
+    }
+    return write + length;
+  }
+  scratch.set(values.subarray(start, end));
+  const threshold = kthLargest(scratch, length, cap);
+  let greater = 0;
+  for (let i = start; i < end; i++) if (values[i]! > threshold) greater++;
+  let tiesAllowed = cap - greater;
+  for (let i = start; i < end; i++) {
+    const value = values[i]!;
+    if (value > threshold || (value === threshold && tiesAllowed-- > 0)) {
+      outKeys[write] = keys[i]!;
+      outValues[write] = value;
+      write++;
+    }
+  }
+  return write;
+}
+
 /** Keeps each list's cap largest weights (ties: lower document first), preserving document order. */
 function pruneEachList(lists: PostingLists, cap: number): void {
   if (cap >= UNCAPPED) return;
@@ -261,28 +306,7 @@ function pruneEachList(lists: PostingLists, cap: number): void {
   let listStart = 0;
   for (let t = 0; t < dim; t++) {
     const listEnd = start[t + 1]!;
-    const length = listEnd - listStart;
-    if (length <= cap) {
-      if (write !== listStart) {
-        docs.copyWithin(write, listStart, listEnd);
-        values.copyWithin(write, listStart, listEnd);
-      }
-      write += length;
-    } else {
-      scratch.set(values.subarray(listStart, listEnd));
-      const threshold = kthLargest(scratch, length, cap);
-      let greater = 0;
-      for (let i = listStart; i < listEnd; i++) if (values[i]! > threshold) greater++;
-      let tiesAllowed = cap - greater;
-      for (let i = listStart; i < listEnd; i++) {
-        const value = values[i]!;
-        if (value > threshold || (value === threshold && tiesAllowed-- > 0)) {
-          docs[write] = docs[i]!;
-          values[write] = value;
-          write++;
-        }
-      }
-    }
+    write = keepLargest(docs, values, listStart, listEnd, cap, docs, values, write, scratch);
     listStart = listEnd;
     start[t + 1] = write;
   }
@@ -346,26 +370,7 @@ export function heaviestComponents(docs: SparseMatrix, cut: number): SparseMatri
   for (let d = 0; d < rows; d++) {
     const start = indptr[d]!;
     const end = indptr[d + 1]!;
-    const length = end - start;
-    if (length <= cut) {
-      outIndices.set(indices.subarray(start, end), at);
-      outValues.set(values.subarray(start, end), at);
-      at += length;
-    } else {
-      scratch.set(values.subarray(start, end));
-      const threshold = kthLargest(scratch, length, cut);
-      let greater = 0;
-      for (let i = start; i < end; i++) if (values[i]! > threshold) greater++;
-      let tiesAllowed = cut - greater;
-      for (let i = start; i < end; i++) {
-        const value = values[i]!;
-        if (value > threshold || (value === threshold && tiesAllowed-- > 0)) {
-          outIndices[at] = indices[i]!;
-          outValues[at] = value;
-          at++;
-        }
-      }
-    }
+    at = keepLargest(indices, values, start, end, cut, outIndices, outValues, at, scratch);
     outIndptr[d + 1] = at;
   }
   return { rows, dim: docs.dim, indptr: outIndptr, indices: outIndices, values: outValues };

@@ -443,7 +443,7 @@ export class Collection {
     const useApproximate = segments !== undefined && complete && !smallFilter && (requested === 'approximate' || segments.segmentCount > 0);
     let result: { docNumbers: Uint32Array; scores: Float64Array };
     if (useApproximate) {
-      const dotWeights = documents instanceof ExactIndex ? documents.dotQueryWeights(query) : Float32Array.from(query.weights);
+      const dotWeights = documents.dotQueryWeights(query);
       const approximateOptions = request.approximate ?? {};
       // Excluded ids are few (a query's own id): ask for that many more and drop them after.
       const extra = excluded ? excluded.size : 0;

@@ -1,4 +1,4 @@
-import { ExactIndex } from '../index/exact.js';
+import { ExactIndex, type ExactQuery } from '../index/exact.js';
 import type { Store } from '../store/store.js';
 import type { TermDictionary } from './dictionary.js';
 
@@ -15,6 +15,8 @@ export interface DocumentView {
   externalId(docNumber: number): string;
   documentWeights(indices: Uint32Array, values: Float32Array, fieldLengths: Uint32Array): Float32Array;
   averageLengths(): number[];
+  /** Query weights for dot-product scoring against documentWeights (for BM25, boost × idf). */
+  dotQueryWeights(query: ExactQuery): Float32Array;
 }
 
 /**
@@ -89,6 +91,15 @@ export class StoreDocumentView implements DocumentView {
 
   averageLengths(): number[] {
     return this.weigher().averageLengths();
+  }
+
+  /**
+   * Learned-sparse weights are used as given. BM25's idf needs live document frequencies, which
+   * only the exact index holds: a BM25 collection never answers through this view.
+   */
+  dotQueryWeights(query: ExactQuery): Float32Array {
+    if (this.scoring !== 'dot') throw new Error('BM25 query weights need the exact index (document frequencies)');
+    return Float32Array.from(query.weights);
   }
 
   /** An exact index with no documents but the collection's field statistics and term fields. */

@@ -215,3 +215,29 @@ t.test('bad build parameters are refused when the collection is created, not in 
   engine.close();
   t.end();
 });
+
+t.test('a bulk load packs committed vectors straight into segments; deletes during it are honoured', async (t) => {
+  const engine = Engine.open(tempDir(t));
+  const collection = engine.createCollection('bulk', { encoder: { type: 'precomputed' }, index: { segmentMinDocs: 500, maxSegmentDocs: 2000 } });
+  t.ok(collection.beginBulkLoad(), 'a learned-sparse collection packs its bulk load');
+  fill(collection);
+  const during = collection.search({ query: vectorObject(synthetic.queries, 0), k: 10, mode: 'approximate' });
+  t.equal(during.mode, 'exact', 'answered exactly while packed documents wait for their segment');
+  collection.delete(['d5']);
+  collection.upsert([{ id: 'd6', fields: { vector: { t999999: 1 } } }]);
+  const built = await collection.buildSegments();
+  t.notOk(built.error);
+  t.equal(built.tail, 0, 'nothing in the tail');
+  const stats = collection.segmentStatistics();
+  t.ok(stats.segments.length >= 2, `${stats.segments.length} segments (a full pack of 2000 was built while loading)`);
+  t.equal(collection.statistics().documents, DOCS - 1, 'd5 deleted, d6 replaced');
+  t.equal(stats.segments.reduce((sum, s) => sum + s.documents - s.deleted, 0), DOCS - 1, 'every live document once: the deleted one and the old d6 are tombstoned');
+  const after = collection.search({ query: vectorObject(synthetic.queries, 0), k: 10, mode: 'approximate' });
+  t.equal(after.mode, 'approximate');
+  t.notOk(collection.search({ query: vectorObject(synthetic.docs, 5), k: 20 }).hits.some((h) => h.id === 'd5'), 'the deleted document is gone');
+  t.same(collection.search({ query: { t999999: 1 }, k: 1 }).hits.map((h) => h.id), ['d6'], 'the replacement is found');
+
+  const text = engine.createCollection('text', { encoder: { type: 'bm25' } });
+  t.notOk(text.beginBulkLoad(), 'BM25 weights need the final statistics: read back after the load instead');
+  engine.close();
+});

@@ -161,6 +161,8 @@ async function commandIndex(args: string[]): Promise<number> {
       throw new UsageError(`collection ${name} already exists with fields=${(existing.encoder.config as { fields?: string }).fields}; --fields cannot change it`);
     }
     const collection = existing ?? engine.createCollection(name, { encoder: encoderSettings.encoder, ...(denseSettings ? { dense: denseSettings } : {}) });
+    // Vectors are packed into segment builds as they are committed, not read back afterwards.
+    if (values['build-segments']) collection.beginBulkLoad();
     const bar = new ProgressBar(`indexing ${name}`);
     const summary = await ingestFile(collection, path.resolve(input), {
       ...(batchSize ? { batchSize } : {}),

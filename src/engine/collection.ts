@@ -292,12 +292,15 @@ export class Collection {
     if (this.segments) {
       for (const removed of outcome.removed) this.segments.remove(removed.docNumber);
       const documents = this.documents();
-      this.segments.addManyToTail(
-        outcome.added
-          .filter(({ docNumber }) => !removedNumbers.has(docNumber))
-          .map(({ docNumber, write }) => ({ docNumber, indices: write.indices, weights: documents.documentWeights(write.indices, write.values, write.fieldLengths) })),
-      );
-      void this.segments.maybeBuild(documents);
+      const added = outcome.added
+        .filter(({ docNumber }) => !removedNumbers.has(docNumber))
+        .map(({ docNumber, write }) => ({ docNumber, indices: write.indices, weights: documents.documentWeights(write.indices, write.values, write.fieldLengths) }));
+      if (this.segments.bulkActive) {
+        this.segments.addManyToBulk(added, documents);
+      } else {
+        this.segments.addManyToTail(added);
+        void this.segments.maybeBuild(documents);
+      }
     }
     return outcome;
   }
@@ -573,9 +576,21 @@ export class Collection {
     return this.encodeQuery(query);
   }
 
+  /**
+   * Starts a bulk load (see SegmentSet.beginBulk): documents written from now on go straight into
+   * segment builds, until buildSegments. Only learned-sparse collections, whose document weights do
+   * not depend on collection statistics; returns whether the load is packed that way.
+   */
+  beginBulkLoad(): boolean {
+    if (this.encoder.scoring !== 'dot') return false;
+    this.segmentSet().beginBulk();
+    return true;
+  }
+
   /** Builds the approximate index's segments now (all pending documents when forced) and waits. */
   async buildSegments(options: { force?: boolean } = {}): Promise<{ segments: number; tail: number; error?: { code: string; message: string } }> {
     const segments = this.segmentSet();
+    await segments.endBulk(this.documents(), options.force ?? false);
     await segments.idle();
     await segments.maybeBuild(this.documents(), options.force ?? false);
     await segments.idle();

@@ -122,6 +122,8 @@ export class SegmentSet {
   private readonly tailVectors = new Map<number, { indices: Uint32Array; weights: Float32Array }>();
   private building: Promise<void> | undefined;
   private pendingFromStore = 0;
+  /** Packs a bulk load's documents into the next segment build (see beginBulk). */
+  private bulk: CsrPacker | undefined;
   /** The build in progress, if any: what it builds and its shared counters. */
   private current: { kind: 'build' | 'merge'; documents: number; startedAt: number; counters: Int32Array } | undefined;
   private closed = false;
@@ -185,10 +187,7 @@ export class SegmentSet {
    * in the tail. `docNumbers` (ascending) are the documents to build; those deleted meanwhile are skipped.
    */
   buildFromStore(docNumbers: Uint32Array, full: DocumentView): Promise<void> {
-    this.pendingFromStore += docNumbers.length;
-    const previous = this.building;
-    const run = (async () => {
-      if (previous) await previous;
+    return this.enqueue(docNumbers.length, async () => {
       // Field statistics are read before the store is iterated: nothing else may use the
       // connection while an iterator is open.
       full.averageLengths();
@@ -202,17 +201,89 @@ export class SegmentSet {
           packer.push(doc.docNumber, doc.indices, full.documentWeights(doc.indices, doc.values, doc.fieldLengths));
         }
         if (packer.rows > 0 && !this.closed) await this.buildAndInstall(packer.finish(), [], full);
-        this.pendingFromStore -= chunk.length;
       }
-    })();
-    const tracked: Promise<void> = run
-      .catch((error: unknown) => {
+    });
+  }
+
+  /**
+   * A bulk load of learned-sparse vectors: from now on new documents are packed, as they are
+   * committed, into the next segment's build instead of the tail (no read-back from the store
+   * afterwards). A full pack is built while the load goes on; endBulk builds the rest. Until then
+   * those documents count in pendingOutsideTail, so queries are answered exactly. Only for weights
+   * that do not depend on collection statistics (dot scoring): BM25's length norms need the
+   * final average lengths, so its documents are weighed when they are read back.
+   */
+  beginBulk(): void {
+    this.bulk ??= new CsrPacker(BULK_INITIAL_ROWS);
+  }
+
+  get bulkActive(): boolean {
+    return this.bulk !== undefined;
+  }
+
+  addManyToBulk(docs: readonly { docNumber: number; indices: Uint32Array; weights: Float32Array }[], full: DocumentView): void {
+    const bulk = this.bulk!;
+    for (const { docNumber, indices, weights } of docs) bulk.push(docNumber, indices, weights);
+    this.pendingFromStore += docs.length;
+    if (bulk.rows >= this.settings.maxSegmentDocs) {
+      this.bulk = new CsrPacker(BULK_INITIAL_ROWS);
+      void this.buildPacked(bulk, full);
+    }
+  }
+
+  /**
+   * Ends a bulk load: what is packed becomes a segment when forced or when it reaches
+   * segmentMinDocs, and otherwise moves to the tail. Resolves when the builds are done.
+   */
+  async endBulk(full: DocumentView, force: boolean): Promise<void> {
+    const bulk = this.bulk;
+    if (!bulk) return;
+    this.bulk = undefined;
+    if (force || bulk.rows >= this.settings.segmentMinDocs) {
+      await this.buildPacked(bulk, full);
+    } else if (bulk.rows > 0) {
+      const packed = bulk.finish();
+      this.pendingFromStore -= packed.docNumbers.length;
+      const docs = Array.from(packed.docNumbers, (docNumber, row) => ({
+        docNumber,
+        indices: packed.indices.slice(packed.indptr[row]!, packed.indptr[row + 1]!),
+        weights: packed.values.slice(packed.indptr[row]!, packed.indptr[row + 1]!),
+      }));
+      this.addManyToTail(docs.filter((doc) => full.isAlive(doc.docNumber)));
+    }
+    await this.idle();
+  }
+
+  /** Builds what a bulk packer holds (after the work already queued). */
+  private buildPacked(bulk: CsrPacker, full: DocumentView): Promise<void> {
+    const packed = bulk.finish();
+    // Counted when added; enqueue counts it again until the build is installed, then both go.
+    this.pendingFromStore -= packed.docNumbers.length;
+    return this.enqueue(packed.docNumbers.length, async () => {
+      // Documents deleted or replaced meanwhile are tombstoned when the segment is installed.
+      if (packed.docNumbers.length > 0 && !this.closed) await this.buildAndInstall(packed, [], full);
+    });
+  }
+
+  /**
+   * Runs background segment work after whatever runs now; `pending` documents count as outside
+   * the tail (see pendingOutsideTail) until it is done. Failures become lastError.
+   */
+  private enqueue(pending: number, work: () => Promise<void>): Promise<void> {
+    this.pendingFromStore += pending;
+    const previous = this.building;
+    const tracked: Promise<void> = (async () => {
+      if (previous) await previous;
+      try {
+        await work();
+      } catch (error) {
         this.lastError = { code: buildErrorCode(error), message: (error as Error).message };
-      })
-      .finally(() => {
-        this.pendingFromStore = 0;
-        if (this.building === tracked) this.building = undefined;
-      });
+      } finally {
+        this.pendingFromStore -= pending;
+      }
+    })().finally(() => {
+      if (this.building === tracked) this.building = undefined;
+    });
     this.building = tracked;
     return tracked;
   }
@@ -320,21 +391,14 @@ export class SegmentSet {
     const due = force ? this.tailVectors.size > 0 : this.tailVectors.size >= this.settings.segmentMinDocs;
     const mergeDue = this.segments.length > this.settings.mergeFactor;
     if (!due && !mergeDue) return Promise.resolve();
-    this.building = (async () => {
-      try {
-        if (due) await this.buildFromTail(full);
-        // Documents that arrived during the build may already make another segment due.
-        while (!this.closed && this.tailVectors.size >= this.settings.segmentMinDocs) await this.buildFromTail(full);
-        while (!this.closed && this.segments.length > this.settings.mergeFactor) {
-          if (!(await this.mergeSmallest(full))) break;
-        }
-      } catch (error) {
-        this.lastError = { code: buildErrorCode(error), message: (error as Error).message };
-      } finally {
-        this.building = undefined;
+    return this.enqueue(0, async () => {
+      if (due) await this.buildFromTail(full);
+      // Documents that arrived during the build may already make another segment due.
+      while (!this.closed && this.tailVectors.size >= this.settings.segmentMinDocs) await this.buildFromTail(full);
+      while (!this.closed && this.segments.length > this.settings.mergeFactor) {
+        if (!(await this.mergeSmallest(full))) break;
       }
-    })();
-    return this.building;
+    });
   }
 
   /**
@@ -569,6 +633,9 @@ function runBuildWorker(job: SegmentBuildJob): Promise<SegmentBuildReply> {
     worker.postMessage(job, [...new Set(transfer)]);
   });
 }
+
+/** Rows a bulk packer starts with; it grows by half as documents come. */
+const BULK_INITIAL_ROWS = 65_536;
 
 /** Documents of one segment build, rows in doc-number order (CSR). */
 interface PackedDocuments {

@@ -1,5 +1,7 @@
-// Compiles the AssemblyScript scoring core (src/scoring/assembly) to
-// dist/src/scoring/sparrow-core.wasm, next to the compiled loader (dist/src/scoring/wasm-core.js).
+// Compiles the AssemblyScript modules of src/scoring/assembly: the scoring core to
+// dist/src/scoring/sparrow-core.wasm (next to its loader, dist/src/scoring/wasm-core.js), and the
+// index build kernels to dist/src/scoring/sparrow-build.wasm (loaded by
+// dist/src/index/seismic/build-kernels.js).
 // Usage: node scripts/build-wasm.mjs
 import { execFileSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
@@ -29,3 +31,24 @@ execFileSync(
   { stdio: 'inherit', cwd: root },
 );
 console.log(`wrote ${output}`);
+
+// The build kernels run on every build thread over one shared memory the host creates and sizes.
+const buildOutput = join(root, 'dist/src/scoring/sparrow-build.wasm');
+execFileSync(
+  process.execPath,
+  [
+    asc,
+    join(root, 'src/scoring/assembly/build-kernels.ts'),
+    '--outFile', buildOutput,
+    '-O3',
+    '--noAssert',
+    '--enable', 'threads',
+    '--runtime', 'stub',
+    '--importMemory',
+    '--sharedMemory',
+    '--initialMemory', '1',
+    '--maximumMemory', '65536',
+  ],
+  { stdio: 'inherit', cwd: root },
+);
+console.log(`wrote ${buildOutput}`);

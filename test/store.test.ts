@@ -29,6 +29,31 @@ t.test('schema is migrated on open and refuses a newer database', async (t) => {
   t.throws(() => Store.open(dir), { code: 'STORE_SCHEMA_TOO_NEW' });
 });
 
+t.test('a version 5 database (documents WITHOUT ROWID) migrates to the rowid table with every row intact', async (t) => {
+  const dir = tempDir(t);
+  const raw = new BetterSqlite3(path.join(dir, DATABASE_FILE));
+  for (const migration of MIGRATIONS.filter((m) => m.version <= 5)) raw.exec(migration.sql);
+  raw.pragma('user_version = 5');
+  raw.prepare("INSERT INTO collections (id, name, encoder, created_at, next_doc_number) VALUES (1, 'old', '{}', 'then', 3)").run();
+  const insert = raw.prepare('INSERT INTO documents (collection_id, doc_number, external_id, fields, vector, field_lengths, updated_at, dense) VALUES (1, ?, ?, ?, ?, ?, ?, ?)');
+  insert.run(0, 'a', '{"title":"A"}', encodeVector(Uint32Array.of(1, 4), Float32Array.of(0.5, 2)), Buffer.alloc(4), 'then', null);
+  insert.run(2, 'c', '{}', encodeVector(Uint32Array.of(3), Float32Array.of(1)), Buffer.alloc(4), 'then', Buffer.from(Float32Array.of(1, 2).buffer));
+  raw.close();
+  const store = Store.open(dir);
+  t.teardown(() => store.close());
+  t.equal(store.db.pragma('user_version', { simple: true }), MIGRATIONS.at(-1)!.version);
+  const table = store.db.prepare("SELECT sql FROM sqlite_master WHERE name = 'documents'").pluck().get() as string;
+  t.notMatch(table, /WITHOUT ROWID/, 'documents is a rowid table now');
+  const a = store.getDocument(1, 'a')!;
+  t.same([a.docNumber, [...a.indices], [...a.values], a.fields], [0, [1, 4], [0.5, 2], { title: 'A' }], 'a row reads back as before');
+  const live: [number, string][] = [];
+  store.forEachLiveDocument(1, (docNumber, externalId) => live.push([docNumber, externalId]));
+  t.same(live, [[0, 'a'], [2, 'c']], 'live documents in doc-number order');
+  t.same([...store.iterateDense(1)].map((row) => [row.docNumber, [...row.vector]]), [[2, [1, 2]]], 'dense vectors survive');
+  const plan = store.db.prepare("EXPLAIN QUERY PLAN SELECT doc_number, external_id FROM documents INDEXED BY documents_by_number WHERE collection_id = 1 ORDER BY doc_number").all() as { detail: string }[];
+  t.match(plan.map((row) => row.detail).join(' '), /COVERING INDEX documents_by_number/, 'listing live documents reads the index alone');
+});
+
 t.test('collections: create, refuse duplicates and bad names, list, delete', async (t) => {
   const store = Store.open(tempDir(t));
   t.teardown(() => store.close());

@@ -43,6 +43,7 @@ Usage:
                                  '{"encoder": {"type": "client", "dimension": 384}, "index": "hnsw"}'
   sparrow index COLLECTION --vectors FILE             index precomputed vectors {"id", "vector": {"token": weight}, ...}
       --build-segments           build the approximate index from every pending document now
+                                 (and a dense HNSW graph, saved beside the segments)
   sparrow search COLLECTION "query text" [-k 10] [--explain] [--json]
   sparrow search COLLECTION --vectors QUERIES -k 10 --out RUN   run a query file; writes RUN and RUN.latency.json
       --mode auto|exact|approximate, --query-cut N, --heap-factor X, --filter JSON

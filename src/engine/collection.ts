@@ -11,8 +11,8 @@ import { TopK } from '../index/top-k.js';
 import { encodeDocuments, encodeQuery as encodeQueryText } from '../encoders/encode.js';
 import type { EncodedQuery } from '../encoders/encoder.js';
 import { fuse, fusionSpec, type FusionComponent, type RankedHit } from '../fusion/fuse.js';
-import type { DenseSearchResult } from '../index/dense/exact.js';
-import { DenseSide, type DenseOutcome } from './dense-side.js';
+import type { DenseIndex, DenseSearchResult } from '../index/dense/exact.js';
+import { DenseSide, type DenseOutcome, type SavedGraph } from './dense-side.js';
 import { StoreDocumentView, type DocumentView } from './document-view.js';
 import path from 'node:path';
 import roaring from 'roaring';
@@ -54,6 +54,9 @@ export interface SearchRequest {
 
 export type SearchMode = 'auto' | 'exact' | 'approximate';
 export type Retrieval = 'auto' | 'sparse' | 'dense' | 'hybrid';
+
+/** The saved HNSW graph's file name in the collection's segment directory (index-format/README.md). */
+export const DENSE_GRAPH_FILE = 'dense.hnsw';
 
 /** Hits taken from each list before fusion, unless the request says: at least k, at least this. */
 export const DEFAULT_HYBRID_DEPTH = 100;
@@ -351,7 +354,7 @@ export class Collection {
     await this.encoder.load?.();
     if (this.dense) {
       await this.dense.encoder.load();
-      this.dense.indexOr(() => this.store.iterateDense(this.record.id), this.tieKey);
+      this.denseIndex();
     }
   }
 
@@ -547,8 +550,8 @@ export class Collection {
 
   /** The dense side's top hits under the request's filter and exclusions. */
   private denseSearch(request: SearchRequest, k: number, vector: Float32Array): DenseSearchResult {
-    const index = this.exactIndex();
-    const dense = this.dense!.indexOr(() => this.store.iterateDense(this.record.id), this.tieKey);
+    const index = this.documents();
+    const dense = this.denseIndex();
     // No vectors yet, or a query with no known word (the zero vector): every score would tie at 0.
     if (!dense || vector.every((x) => x === 0)) return { docNumbers: new Uint32Array(0), scores: new Float64Array(0) };
     if (vector.length !== dense.dimension) {
@@ -561,7 +564,23 @@ export class Collection {
   }
 
   /** Dense ties fall to the larger external id, as sparse ties and trec_eval do. */
-  private readonly tieKey = (docNumber: number): string => this.index?.externalId(docNumber) ?? '';
+  private readonly tieKey = (docNumber: number): string => this.documents().externalId(docNumber);
+
+  /** The dense index, loaded or built on first use (DenseSide.indexOr). */
+  private denseIndex(): DenseIndex | undefined {
+    return this.dense!.indexOr(() => this.store.iterateDense(this.record.id), this.tieKey, this.savedGraph());
+  }
+
+  /** Where the HNSW graph is saved: beside the segments, as a cache of the rows' vectors. */
+  private savedGraph(): SavedGraph {
+    return {
+      file: path.join(this.store.dataDir, 'segments', String(this.record.id), DENSE_GRAPH_FILE),
+      nextDocNumber: () => this.store.nextDocNumber(this.record.id),
+      isAlive: (docNumber) => this.documents().isAlive(docNumber),
+      vectorsFrom: (docNumber) => this.store.iterateDense(this.record.id, docNumber),
+      onProblem: (message) => process.emitWarning(message, { code: 'SPARROW_DENSE_GRAPH' }),
+    };
+  }
 
   private exactQuery(encoded: EncodedQuery): ExactQuery {
     const resolved = this.dictionary.resolve(encoded.terms);
@@ -587,13 +606,15 @@ export class Collection {
     return true;
   }
 
-  /** Builds the approximate index's segments now (all pending documents when forced) and waits. */
+  /** Builds the approximate index's segments now (all pending documents and the dense graph when forced) and waits. */
   async buildSegments(options: { force?: boolean } = {}): Promise<{ segments: number; tail: number; error?: { code: string; message: string } }> {
     const segments = this.segmentSet();
     await segments.endBulk(this.documents(), options.force ?? false);
     await segments.idle();
     await segments.maybeBuild(this.documents(), options.force ?? false);
     await segments.idle();
+    // A forced build makes the dense HNSW graph too (and saves it), so the next open loads both.
+    if (options.force && this.dense?.settings.index === 'hnsw') this.denseIndex();
     return { segments: segments.segmentCount, tail: segments.tailSize, ...(segments.error ? { error: segments.error } : {}) };
   }
 
@@ -613,6 +634,7 @@ export class Collection {
   }
 
   close(): void {
+    this.dense?.saveGraph(this.savedGraph());
     this.segments?.close();
     this.segments = undefined;
     void this.dense?.dispose();

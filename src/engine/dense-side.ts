@@ -1,15 +1,31 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import type { DenseEncoder } from '../encoders/dense.js';
 import { ClientVectors, denseVectorOf } from '../encoders/dense.js';
 import { createDenseEncoder } from '../encoders/dense-registry.js';
 import { ExactDenseIndex, type DenseIndex, type DenseMetric, type DenseStorage } from '../index/dense/exact.js';
+import { graphFileDimension } from '../index/dense/graph-file.js';
 import { HnswDenseIndex } from '../index/dense/hnsw.js';
 import { errorOf } from '../encoders/encode.js';
 import { SparrowError } from './errors.js';
 
+/** Where a collection's HNSW graph is saved, and what bringing a loaded one up to date needs. */
+export interface SavedGraph {
+  readonly file: string;
+  /** The collection's next doc number (every document so far is numbered below it). */
+  readonly nextDocNumber: () => number;
+  readonly isAlive: (docNumber: number) => boolean;
+  /** Dense vectors of live documents numbered docNumber or above. */
+  readonly vectorsFrom: (docNumber: number) => Iterable<{ docNumber: number; vector: Float32Array }>;
+  /** Told why a saved graph was not used or could not be written (the graph is rebuilt). */
+  readonly onProblem?: (message: string) => void;
+}
+
 /**
  * A collection's dense side: where its document and query vectors come from and how they are
  * searched. Stored with the collection as JSON (collections.dense); vectors live in the
- * documents' rows, the index over them is rebuilt in memory when the collection is opened.
+ * documents' rows. The exact index over them is filled from those rows when first needed; an HNSW
+ * graph is saved next to the segments and loaded from there (see SavedGraph).
  *
  * - encoder: {"type": "client", "dimension": D, "field": "dense_vector"} (vectors come with the
  *   documents and queries), {"type": "static", ...} (IDF-weighted word vectors) or
@@ -64,6 +80,14 @@ export class DenseSide {
   private index: DenseIndex | undefined;
   /** Whether the in-memory index holds every stored vector (it is built on first use). */
   private built = false;
+  /** Whether the HNSW graph differs from the saved one (see saveGraph). */
+  private changedSinceSave = false;
+  /**
+   * Every live document numbered below this is in the graph. Writes of this process follow it;
+   * another process's writes reset the index instead (reset), so it is never overstated.
+   */
+  private coversBelow = 0;
+  private origin: 'none' | 'built' | 'loaded' = 'none';
 
   constructor(settings: DenseSettings) {
     this.settings = settings;
@@ -82,6 +106,11 @@ export class DenseSide {
 
   get dimension(): number | undefined {
     return this.index?.dimension ?? this.encoder.dimension;
+  }
+
+  /** Where the HNSW graph in memory came from: built from the rows, or loaded from its saved file. */
+  get graphOrigin(): 'none' | 'built' | 'loaded' {
+    return this.origin;
   }
 
   get indexedCount(): number {
@@ -123,22 +152,25 @@ export class DenseSide {
     return vector;
   }
 
-  /** The index, built from the given vectors the first time it is needed. */
-  indexOr(build: () => Iterable<{ docNumber: number; vector: Float32Array }>, tieKey: (docNumber: number) => string): DenseIndex | undefined {
+  /**
+   * The index, made the first time it is needed: for an HNSW graph, loaded from the saved graph
+   * when `saved` names one that matches (then brought up to date: documents deleted since are
+   * removed, documents added since are inserted), else built from every vector and saved.
+   */
+  indexOr(build: () => Iterable<{ docNumber: number; vector: Float32Array }>, tieKey: (docNumber: number) => string, saved?: SavedGraph): DenseIndex | undefined {
     if (this.built) return this.index;
     let index: DenseIndex | undefined;
     if (this.settings.index === 'hnsw') {
-      // The graph is built in one call, on every core: inserting one by one is several times slower.
-      const numbers: number[] = [];
-      const vectors: Float32Array[] = [];
-      for (const { docNumber, vector } of build()) {
-        numbers.push(docNumber);
-        vectors.push(vector);
-      }
-      if (vectors.length > 0) {
-        const graph = this.newIndex(vectors[0]!.length, tieKey) as HnswDenseIndex;
-        graph.addMany(numbers, vectors);
-        index = graph;
+      index = saved ? this.loadSavedGraph(saved, tieKey) : undefined;
+      if (!index) {
+        // Read before the vectors: a document another process adds meanwhile is then re-read on
+        // the next load rather than taken for covered.
+        this.coversBelow = saved?.nextDocNumber() ?? 0;
+        index = this.buildGraph(build(), tieKey);
+        this.changedSinceSave = index !== undefined;
+        this.origin = index ? 'built' : 'none';
+        this.index = index;
+        if (saved) this.saveGraph(saved);
       }
     } else {
       for (const { docNumber, vector } of build()) {
@@ -151,21 +183,92 @@ export class DenseSide {
     return index;
   }
 
+  /**
+   * Writes the HNSW graph next to the segments if it changed since it was loaded or saved, so the
+   * next open loads it. Its failure costs only that: the graph is rebuilt on the next open.
+   */
+  saveGraph(saved: SavedGraph): void {
+    if (!(this.index instanceof HnswDenseIndex) || !this.changedSinceSave) return;
+    try {
+      fs.mkdirSync(path.dirname(saved.file), { recursive: true });
+      this.index.saveGraph(saved.file, this.coversBelow);
+      this.changedSinceSave = false;
+    } catch (error) {
+      saved.onProblem?.(`could not save the dense graph to ${saved.file}: ${(error as Error).message}`);
+    }
+  }
+
+  private buildGraph(vectors: Iterable<{ docNumber: number; vector: Float32Array }>, tieKey: (docNumber: number) => string): HnswDenseIndex | undefined {
+    // The graph is built in one call, on every core: inserting one by one is several times slower.
+    const numbers: number[] = [];
+    const rows: Float32Array[] = [];
+    for (const { docNumber, vector } of vectors) {
+      numbers.push(docNumber);
+      rows.push(vector);
+    }
+    if (rows.length === 0) return undefined;
+    const graph = this.newIndex(rows[0]!.length, tieKey) as HnswDenseIndex;
+    graph.addMany(numbers, rows);
+    return graph;
+  }
+
+  private loadSavedGraph(saved: SavedGraph, tieKey: (docNumber: number) => string): HnswDenseIndex | undefined {
+    if (!fs.existsSync(saved.file)) return undefined;
+    const dimension = this.encoder.dimension ?? graphFileDimension(saved.file);
+    if (dimension === undefined) return undefined;
+    const graph = this.newIndex(dimension, tieKey) as HnswDenseIndex;
+    let footer;
+    try {
+      footer = graph.loadGraph(saved.file);
+    } catch (error) {
+      saved.onProblem?.(`the saved dense graph is not used (${(error as Error).message}); it is rebuilt`);
+      return undefined;
+    }
+    let changed = false;
+    for (let docNumber = 0; docNumber < footer.coversBelow; docNumber++) {
+      if (!saved.isAlive(docNumber) && graph.contains(docNumber)) {
+        graph.remove(docNumber);
+        changed = true;
+      }
+    }
+    this.coversBelow = saved.nextDocNumber();
+    const numbers: number[] = [];
+    const rows: Float32Array[] = [];
+    for (const { docNumber, vector } of saved.vectorsFrom(footer.coversBelow)) {
+      // Doc numbers are never reused, so a number the graph holds holds the same vector.
+      if (graph.contains(docNumber)) continue;
+      numbers.push(docNumber);
+      rows.push(vector);
+    }
+    if (rows.length > 0) {
+      graph.addMany(numbers, rows);
+      changed = true;
+    }
+    this.changedSinceSave = changed;
+    this.origin = 'loaded';
+    return graph;
+  }
+
   /** Follows a committed write; before the index is first built there is nothing to follow. */
   add(docNumber: number, vector: Float32Array, tieKey: (docNumber: number) => string): void {
     if (!this.built) return;
     this.index ??= this.newIndex(vector.length, tieKey);
     this.index.add(docNumber, vector);
+    this.changedSinceSave = true;
+    if (docNumber >= this.coversBelow) this.coversBelow = docNumber + 1;
   }
 
   remove(docNumber: number): void {
-    this.index?.remove(docNumber);
+    if (this.index?.remove(docNumber)) this.changedSinceSave = true;
   }
 
   /** Forgets the in-memory index (another process changed the collection). */
   reset(): void {
     this.index = undefined;
     this.built = false;
+    this.changedSinceSave = false;
+    this.coversBelow = 0;
+    this.origin = 'none';
   }
 
   async dispose(): Promise<void> {

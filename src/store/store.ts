@@ -277,8 +277,8 @@ export class Store {
   }
 
   /**
-   * Every live document's doc number and external id, in no particular order. Read from the
-   * external-id index, which holds both: scanning the table itself would read every vector.
+   * Every live document's doc number and external id, in doc-number order. Read from the
+   * doc-number index, which holds both: scanning the table itself would read every vector.
    */
   forEachLiveDocument(collectionId: number, visit: (docNumber: number, externalId: string) => void): void {
     for (const row of this.statements.liveDocuments.raw().iterate(collectionId) as Iterable<[number, string]>) visit(row[0], row[1]);
@@ -304,6 +304,11 @@ export class Store {
       byteSize: row.byte_size,
       createdAt: row.created_at,
     }));
+  }
+
+  /** The doc number the next written document will get: every document so far is numbered below it. */
+  nextDocNumber(collectionId: number): number {
+    return (this.statements.nextDocNumber.get(collectionId) as { next_doc_number: number }).next_doc_number;
   }
 
   nextSegmentId(collectionId: number): number {
@@ -332,8 +337,9 @@ export class Store {
   }
 
   /** Streams the dense vector of every live document that has one, in doc-number order. */
-  *iterateDense(collectionId: number): Generator<{ docNumber: number; vector: Float32Array }> {
-    for (const row of this.statements.allDense.iterate(collectionId) as Iterable<{ doc_number: number; dense: Buffer }>) {
+  /** Dense vectors of live documents numbered fromDocNumber or above, in doc-number order. */
+  *iterateDense(collectionId: number, fromDocNumber = 0): Generator<{ docNumber: number; vector: Float32Array }> {
+    for (const row of this.statements.allDense.iterate(collectionId, fromDocNumber) as Iterable<{ doc_number: number; dense: Buffer }>) {
       // Copied out: the buffer SQLite hands back need not be 4-byte aligned.
       const vector = new Float32Array(row.dense.byteLength / 4);
       new Uint8Array(vector.buffer).set(row.dense);
@@ -444,7 +450,7 @@ function prepareStatements(db: Database) {
     countDocuments: statement('SELECT count(*) AS n FROM documents WHERE collection_id = ?'),
     documentByExternalId: statement('SELECT * FROM documents WHERE collection_id = ? AND external_id = ?'),
     fieldsByNumber: statement('SELECT fields FROM documents WHERE collection_id = ? AND doc_number = ?'),
-    liveDocuments: statement('SELECT doc_number, external_id FROM documents INDEXED BY documents_by_external_id WHERE collection_id = ?'),
+    liveDocuments: statement('SELECT doc_number, external_id FROM documents INDEXED BY documents_by_number WHERE collection_id = ? ORDER BY doc_number'),
     deleteDocument: statement('DELETE FROM documents WHERE collection_id = ? AND doc_number = ?'),
     insertDocument: statement(
       'INSERT INTO documents (collection_id, doc_number, external_id, fields, vector, field_lengths, dense, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
@@ -458,7 +464,7 @@ function prepareStatements(db: Database) {
     insertSegment: statement(
       'INSERT INTO segments (collection_id, segment_id, file_name, doc_count, min_doc_number, max_doc_number, byte_size, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     ),
-    allDense: statement('SELECT doc_number, dense FROM documents WHERE collection_id = ? AND dense IS NOT NULL ORDER BY doc_number'),
+    allDense: statement('SELECT doc_number, dense FROM documents WHERE collection_id = ? AND doc_number >= ? AND dense IS NOT NULL ORDER BY doc_number'),
     allVectors: statement(
       'SELECT doc_number, external_id, vector, field_lengths FROM documents WHERE collection_id = ? ORDER BY doc_number',
     ),

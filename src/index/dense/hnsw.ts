@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import os from 'node:os';
+import { checkGraphFile, GraphFileError, writeGraphFile, type GraphFooter, type GraphSettings } from './graph-file.js';
 import { checkVector, DenseIndexError, unitCopy, type DenseIndex, type DenseMetric, type DenseSearchOptions, type DenseSearchResult } from './exact.js';
 
 /**
@@ -70,6 +71,8 @@ export class HnswDenseIndex implements DenseIndex {
   readonly dimension: number;
   readonly metric: DenseMetric;
   readonly expansionSearch: number;
+  readonly connectivity: number;
+  readonly quantization: 'f32' | 'f16' | 'i8';
   private readonly index: UsearchIndex;
   private readonly tieKey: (docNumber: number) => string;
 
@@ -79,12 +82,14 @@ export class HnswDenseIndex implements DenseIndex {
     this.metric = options.metric ?? 'cosine';
     this.expansionSearch = options.expansionSearch ?? 64;
     this.tieKey = options.tieKey ?? ((doc) => String(doc).padStart(10, '0'));
+    this.connectivity = options.connectivity ?? 16;
+    this.quantization = options.quantization ?? 'f32';
     const { Index } = usearch();
     this.index = new Index({
       dimensions: dimension,
       metric: 'ip',
-      quantization: options.quantization ?? 'f32',
-      connectivity: options.connectivity ?? 16,
+      quantization: this.quantization,
+      connectivity: this.connectivity,
       expansion_add: options.expansionAdd ?? 128,
       expansion_search: this.expansionSearch,
       multi: false,
@@ -124,6 +129,28 @@ export class HnswDenseIndex implements DenseIndex {
     return this.index.remove(BigInt(docNumber)) > 0;
   }
 
+  contains(docNumber: number): boolean {
+    return this.index.contains(BigInt(docNumber));
+  }
+
+  /** What a saved graph must match to be loaded into this index (see graph-file.ts). */
+  get graphSettings(): GraphSettings {
+    return { dimension: this.dimension, metric: this.metric, quantization: this.quantization, connectivity: this.connectivity };
+  }
+
+  /** Saves the graph with a footer (graph-file.ts): every live document below coversBelow is in it. */
+  saveGraph(file: string, coversBelow: number): void {
+    writeGraphFile(file, { ...this.graphSettings, size: this.size, coversBelow }, (temporary) => this.index.save(temporary));
+  }
+
+  /** Replaces this index's contents by a saved graph; checks it first (throws GraphFileError). */
+  loadGraph(file: string): GraphFooter {
+    const footer = checkGraphFile(file, this.graphSettings);
+    this.index.load(file);
+    if (this.index.size() !== footer.size) throw new GraphFileError('checksum', `${file}: the graph holds ${this.index.size()} vectors, its footer says ${footer.size}`);
+    return footer;
+  }
+
   search(query: Float32Array, k: number, options: DenseSearchOptions = {}): DenseSearchResult {
     if (!Number.isInteger(k) || k < 1) throw new DenseIndexError('INVALID_K', `k must be a positive integer, got ${k}`);
     checkVector(query, this.dimension, 'query');
@@ -147,13 +174,5 @@ export class HnswDenseIndex implements DenseIndex {
       }
       fetch = Math.min(fetch * 4, size);
     }
-  }
-
-  save(file: string): void {
-    this.index.save(file);
-  }
-
-  load(file: string): void {
-    this.index.load(file);
   }
 }

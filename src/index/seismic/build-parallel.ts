@@ -1,7 +1,20 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { SparseMatrix } from '../sparse-matrix.js';
-import { assembleIndex, blockTermRange, BUILD_POSTINGS_TOTAL, concatBlocked, prepareBuild, type BlockedLists, type PreparedBuild } from './build.js';
+import {
+  allocateDocumentOutputs,
+  assembleIndex,
+  blockTermRange,
+  buildPostingLists,
+  BUILD_POSTINGS_TOTAL,
+  concatBlocked,
+  fillDocumentOutputs,
+  prepareBuild,
+  validateMatrix,
+  type BlockedLists,
+  type DocumentOutputs,
+  type PreparedBuild,
+} from './build.js';
 import { SeismicError, type SeismicErrorCode } from './errors.js';
 import type { SeismicIndexData } from './index-data.js';
 import { resolveBuildParams, type SeismicBuildParams } from './params.js';
@@ -11,17 +24,30 @@ const PARALLEL_MIN_DOCS = 5000;
 
 /** A term range for a helper thread, over arrays it shares with the calling thread. */
 export interface RangeJob {
+  readonly kind: 'lists';
   readonly prepared: Omit<PreparedBuild, 'forward'>;
   readonly from: number;
   readonly to: number;
   readonly progress?: Int32Array;
 }
 
+/** A range of documents whose per-document outputs a helper thread fills (see DocumentOutputs). */
+export interface DocumentRangeJob {
+  readonly kind: 'documents';
+  readonly docs: SparseMatrix;
+  readonly params: SeismicBuildParams;
+  readonly outputs: DocumentOutputs;
+  readonly from: number;
+  readonly to: number;
+}
+
 /**
- * buildSeismicIndex on several threads: the documents, pruned lists and clustering cuts are put in
- * shared memory once, each thread blocks and summarizes a range of terms holding about the same
- * number of postings, and the ranges are joined in term order. Every list draws its centroids from
- * its own seeded stream, so the index is byte-identical to the one-thread build.
+ * buildSeismicIndex on several threads: the documents are put in shared memory once; helper
+ * threads derive the per-document arrays (forward index, clustering and summary cuts) of later
+ * document ranges while this thread does the first range and inverts the lists; then each thread
+ * blocks and summarizes a range of terms holding about the same number of postings, and the
+ * ranges are joined in term order. Every list draws its centroids from its own seeded stream, so
+ * the index is byte-identical to the one-thread build.
  */
 export async function buildSeismicIndexParallel(
   docs: SparseMatrix,
@@ -29,27 +55,63 @@ export async function buildSeismicIndexParallel(
   threads = defaultBuildThreads(),
   progress?: Int32Array,
 ): Promise<SeismicIndexData> {
-  const prepared = prepareBuild(docs, resolveBuildParams(overrides));
-  if (progress) Atomics.store(progress, BUILD_POSTINGS_TOTAL, prepared.lists.start[docs.dim]!);
-  if (threads <= 1 || docs.rows < PARALLEL_MIN_DOCS) return assembleIndex(prepared, blockTermRange(prepared, 0, docs.dim, progress));
+  const params = resolveBuildParams(overrides);
+  if (threads <= 1 || docs.rows < PARALLEL_MIN_DOCS) {
+    const prepared = prepareBuild(docs, params);
+    if (progress) Atomics.store(progress, BUILD_POSTINGS_TOTAL, prepared.lists.start[docs.dim]!);
+    return assembleIndex(prepared, blockTermRange(prepared, 0, docs.dim, progress));
+  }
+  validateMatrix(docs);
   const sharedDocs = { rows: docs.rows, dim: docs.dim, indptr: toShared(docs.indptr), indices: toShared(docs.indices), values: toShared(docs.values) };
-  const summary = prepared.summarySource;
-  const shared: Omit<PreparedBuild, 'forward'> = {
-    params: prepared.params,
-    docs: sharedDocs,
-    summarySource:
-      summary === docs
-        ? sharedDocs
-        : { rows: summary.rows, dim: summary.dim, indptr: toShared(summary.indptr), indices: toShared(summary.indices), values: toShared(summary.values) },
-    lists: { start: toShared(prepared.lists.start), docs: toShared(prepared.lists.docs), values: toShared(prepared.lists.values) },
-    cuts: { cut: prepared.cuts.cut, length: toShared(prepared.cuts.length), terms: toShared(prepared.cuts.terms), values: toShared(prepared.cuts.values) },
-  };
-  const ranges = splitByPostings(prepared.lists.start, docs.dim, threads);
+  const outputs = allocateDocumentOutputs(sharedDocs, params);
+  const documentRanges = splitDocuments(sharedDocs.indptr, sharedDocs.rows, threads);
+  const documentHelpers = documentRanges
+    .slice(1)
+    .map(([from, to]) => runHelper<null>({ kind: 'documents', docs: sharedDocs, params, outputs, from, to }));
+  let lists;
+  try {
+    fillDocumentOutputs(sharedDocs, params, outputs, documentRanges[0]![0], documentRanges[0]![1]);
+    lists = buildPostingLists(sharedDocs, params);
+  } finally {
+    // A helper still writing into the shared arrays must finish (or fail) before anything returns.
+    await Promise.allSettled(documentHelpers);
+  }
+  await Promise.all(documentHelpers);
+  if (progress) Atomics.store(progress, BUILD_POSTINGS_TOTAL, lists.start[docs.dim]!);
+  const prepared: PreparedBuild = { params, docs: sharedDocs, lists, cuts: outputs.cuts, summarySource: outputs.summarySource, forward: outputs.forward };
+  const shared: Omit<PreparedBuild, 'forward'> = { params, docs: sharedDocs, lists, cuts: outputs.cuts, summarySource: outputs.summarySource };
+  const ranges = splitByPostings(lists.start, docs.dim, threads);
   // This thread takes the first range while the helpers take the others.
-  const helpers = ranges.slice(1).map(([from, to]) => runRangeWorker({ prepared: shared, from, to, ...(progress ? { progress } : {}) }));
-  const parts: BlockedLists[] = [blockTermRange({ ...shared, forward: undefined }, ranges[0]![0], ranges[0]![1], progress)];
-  parts.push(...(await Promise.all(helpers)));
-  return assembleIndex(prepared, concatBlocked(parts, docs.dim));
+  const helpers = ranges.slice(1).map(([from, to]) => runHelper<BlockedLists>({ kind: 'lists', prepared: shared, from, to, ...(progress ? { progress } : {}) }));
+  let first: BlockedLists;
+  try {
+    first = blockTermRange({ ...shared, forward: undefined }, ranges[0]![0], ranges[0]![1], progress);
+  } finally {
+    await Promise.allSettled(helpers);
+  }
+  return assembleIndex(prepared, concatBlocked([first, ...(await Promise.all(helpers))], docs.dim));
+}
+
+/**
+ * Consecutive document ranges of about equal nonzeros, the first (this thread's) half the size of
+ * the others: this thread inverts the lists after its range.
+ */
+export function splitDocuments(indptr: Uint32Array, rows: number, parts: number): [number, number][] {
+  const total = indptr[rows]!;
+  const shares = parts - 0.5;
+  const ranges: [number, number][] = [];
+  let from = 0;
+  for (let p = 1; p <= parts; p++) {
+    let to = from;
+    if (p === parts) to = rows;
+    else {
+      const target = (total * (p - 0.5)) / shares;
+      while (to < rows && indptr[to]! < target) to++;
+    }
+    ranges.push([from, to]);
+    from = to;
+  }
+  return ranges;
 }
 
 /** One thread per core, at most four (a build reads memory more than it computes). */
@@ -83,13 +145,13 @@ function toShared<T extends Uint32Array | Float32Array>(array: T): T {
   return copy;
 }
 
-function runRangeWorker(job: RangeJob): Promise<BlockedLists> {
+function runHelper<T>(job: RangeJob | DocumentRangeJob): Promise<T> {
   return new Promise((resolve, reject) => {
     const worker = new Worker(new URL('./build-range-worker.js', import.meta.url));
     let settled = false;
-    worker.once('message', (reply: { ok: true; blocked: BlockedLists } | { ok: false; code: string; message: string }) => {
+    worker.once('message', (reply: { ok: true; result: T } | { ok: false; code: string; message: string }) => {
       settled = true;
-      if (reply.ok) resolve(reply.blocked);
+      if (reply.ok) resolve(reply.result);
       else reject(new SeismicError(reply.code as SeismicErrorCode, reply.message));
       void worker.terminate();
     });

@@ -1,13 +1,20 @@
 import { parentPort } from 'node:worker_threads';
-import { blockTermRange, type BlockedLists } from './build.js';
-import type { RangeJob } from './build-parallel.js';
+import { blockTermRange, fillDocumentOutputs, type BlockedLists } from './build.js';
+import type { DocumentRangeJob, RangeJob } from './build-parallel.js';
 
-// Blocks one range of posting lists over the shared arrays and hands the result back (transferred).
-parentPort?.once('message', (job: RangeJob) => {
+// One helper job of a parallel build (see build-parallel.ts), over arrays shared with the caller:
+// fills a range of documents' outputs in place, or blocks a range of posting lists and hands the
+// result back (transferred).
+parentPort?.once('message', (job: RangeJob | DocumentRangeJob) => {
   try {
+    if (job.kind === 'documents') {
+      fillDocumentOutputs(job.docs, job.params, job.outputs, job.from, job.to);
+      parentPort!.postMessage({ ok: true, result: null });
+      return;
+    }
     const blocked = blockTermRange({ ...job.prepared, forward: undefined }, job.from, job.to, job.progress);
     const buffers = [...new Set(Object.values(blocked).map((array: BlockedLists[keyof BlockedLists]) => array.buffer as ArrayBuffer))];
-    parentPort!.postMessage({ ok: true, blocked }, buffers);
+    parentPort!.postMessage({ ok: true, result: blocked }, buffers);
   } catch (error) {
     parentPort!.postMessage({ ok: false, code: (error as { code?: string }).code ?? 'SEISMIC_BUILD_FAILED', message: (error as Error).message });
   }

@@ -4,7 +4,7 @@ import { f32ToF16Bits, F16_MAX } from './f16.js';
 import type { SeismicIndexData, TermIdArray } from './index-data.js';
 import { resolveBuildParams, UNCAPPED, type ForwardValueFormat, type SeismicBuildParams } from './params.js';
 import { SeededRandom } from './random.js';
-import { energyThreshold, kthLargest, type EnergyCut } from './select.js';
+import { energyThreshold, kthLargest, kthLargestUnordered, type EnergyCut } from './select.js';
 
 /**
  * Clustering a list costs (list length × centroids); past this many centroids, blocks just get
@@ -38,13 +38,45 @@ export interface PreparedBuild {
 
 export function prepareBuild(docs: SparseMatrix, params: SeismicBuildParams): PreparedBuild {
   validateMatrix(docs);
-  const forward = buildForwardIndex(docs, params.forwardValues);
+  const outputs = allocateDocumentOutputs(docs, params);
+  fillDocumentOutputs(docs, params, outputs, 0, docs.rows);
+  const lists = buildPostingLists(docs, params);
+  return { params, docs, lists, cuts: outputs.cuts, summarySource: outputs.summarySource, forward: outputs.forward };
+}
+
+/**
+ * What a build derives from each document alone: its forward-index row, its clustering cut and its
+ * summary components. Rows are written at offsets fixed at allocation, so ranges of documents can
+ * be filled on separate threads (the arrays are shared).
+ */
+export interface DocumentOutputs {
+  readonly forward: ForwardIndex;
+  readonly cuts: ClusteringCuts;
+  /** docs itself when no row is longer than summaryDocCut. */
+  readonly summarySource: SparseMatrix;
+}
+
+export function allocateDocumentOutputs(docs: SparseMatrix, params: SeismicBuildParams): DocumentOutputs {
+  return {
+    forward: allocateForwardIndex(docs, params.forwardValues),
+    cuts: allocateClusteringCuts(docs, params.clusterDocCut),
+    summarySource: allocateHeaviestComponents(docs, params.summaryDocCut),
+  };
+}
+
+/** Fills rows [from, to) of outputs (see DocumentOutputs). */
+export function fillDocumentOutputs(docs: SparseMatrix, params: SeismicBuildParams, outputs: DocumentOutputs, from: number, to: number): void {
+  fillForwardIndex(docs, params.forwardValues, outputs.forward, from, to);
+  fillClusteringCuts(docs, outputs.cuts, from, to);
+  if (outputs.summarySource !== docs) fillHeaviestComponents(docs, params.summaryDocCut, outputs.summarySource, from, to);
+}
+
+/** The posting lists, pruned as params say. */
+export function buildPostingLists(docs: SparseMatrix, params: SeismicBuildParams): PostingLists {
+  if (params.pruning === 'global') return invertPrunedGlobally(docs, params.postingCap, params.globalListCapFactor);
   const lists = invert(docs);
-  if (params.pruning === 'global') pruneGlobally(lists, params.postingCap, params.globalListCapFactor);
-  else pruneEachList(lists, params.postingCap);
-  const cuts = clusteringCuts(docs, params.clusterDocCut);
-  const summarySource = heaviestComponents(docs, params.summaryDocCut);
-  return { params, docs, lists, cuts, summarySource, forward };
+  pruneEachList(lists, params.postingCap);
+  return lists;
 }
 
 export function assembleIndex(prepared: PreparedBuild, blocked: BlockedLists): SeismicIndexData {
@@ -147,6 +179,14 @@ function sharedFloat32(length: number): Float32Array {
   return new Float32Array(new SharedArrayBuffer(length * 4));
 }
 
+function sharedUint16(length: number): Uint16Array {
+  return new Uint16Array(new SharedArrayBuffer(length * 2));
+}
+
+function sharedUint8(length: number): Uint8Array {
+  return new Uint8Array(new SharedArrayBuffer(length));
+}
+
 function badMatrix(message: string): never {
   throw new SeismicError('SEISMIC_BAD_MATRIX', message);
 }
@@ -183,26 +223,35 @@ export interface ForwardIndex {
   offsets: Float32Array;
 }
 
-function buildForwardIndex(docs: SparseMatrix, format: ForwardValueFormat): ForwardIndex {
+function allocateForwardIndex(docs: SparseMatrix, format: ForwardValueFormat): ForwardIndex {
   const nnz = docs.indices.length;
-  const terms: TermIdArray = docs.dim > 65536 ? new Uint32Array(nnz) : new Uint16Array(nnz);
-  terms.set(docs.indices);
-  const indptr = new Uint32Array(docs.indptr);
+  const terms: TermIdArray = docs.dim > 65536 ? sharedUint32(nnz) : sharedUint16(nnz);
+  const indptr = sharedUint32(docs.rows + 1);
+  indptr.set(docs.indptr);
+  if (format === 'f32') return { indptr, terms, values: sharedFloat32(nnz), scales: new Float32Array(0), offsets: new Float32Array(0) };
+  if (format === 'f16') return { indptr, terms, values: sharedUint16(nnz), scales: new Float32Array(0), offsets: new Float32Array(0) };
+  return { indptr, terms, values: sharedUint8(nnz), scales: sharedFloat32(docs.rows), offsets: sharedFloat32(docs.rows) };
+}
+
+function fillForwardIndex(docs: SparseMatrix, format: ForwardValueFormat, forward: ForwardIndex, from: number, to: number): void {
+  const first = docs.indptr[from]!;
+  const last = docs.indptr[to]!;
+  forward.terms.set(docs.indices.subarray(first, last), first);
   if (format === 'f32') {
-    return { indptr, terms, values: new Float32Array(docs.values), scales: new Float32Array(0), offsets: new Float32Array(0) };
+    (forward.values as Float32Array).set(docs.values.subarray(first, last), first);
+    return;
   }
   if (format === 'f16') {
-    const values = new Uint16Array(nnz);
-    for (let i = 0; i < nnz; i++) {
+    const values = forward.values as Uint16Array;
+    for (let i = first; i < last; i++) {
       const value = docs.values[i]!;
       values[i] = f32ToF16Bits(value > F16_MAX ? F16_MAX : value < -F16_MAX ? -F16_MAX : value);
     }
-    return { indptr, terms, values, scales: new Float32Array(0), offsets: new Float32Array(0) };
+    return;
   }
-  const values = new Uint8Array(nnz);
-  const scales = new Float32Array(docs.rows);
-  const offsets = new Float32Array(docs.rows);
-  for (let d = 0; d < docs.rows; d++) {
+  const values = forward.values as Uint8Array;
+  const { scales, offsets } = forward;
+  for (let d = from; d < to; d++) {
     const start = docs.indptr[d]!;
     const end = docs.indptr[d + 1]!;
     if (end === start) continue;
@@ -220,7 +269,12 @@ function buildForwardIndex(docs: SparseMatrix, format: ForwardValueFormat): Forw
       values[i] = scale > 0 ? Math.min(255, Math.round((docs.values[i]! - min) / scale)) : 0;
     }
   }
-  return { indptr, terms, values, scales, offsets };
+}
+
+function buildForwardIndex(docs: SparseMatrix, format: ForwardValueFormat): ForwardIndex {
+  const forward = allocateForwardIndex(docs, format);
+  fillForwardIndex(docs, format, forward, 0, docs.rows);
+  return forward;
 }
 
 /** Term-major copy of the collection; lists are pruned in place (start moves, arrays are reused). */
@@ -313,6 +367,80 @@ function pruneEachList(lists: PostingLists, cap: number): void {
 }
 
 /**
+ * The lists the slow way: invert every entry, then prune. buildPostingLists must give exactly these
+ * (the tests compare the two).
+ */
+export function postingListsByFullInversion(docs: SparseMatrix, params: SeismicBuildParams): PostingLists {
+  const lists = invert(docs);
+  if (params.pruning === 'global') pruneGlobally(lists, params.postingCap, params.globalListCapFactor);
+  else pruneEachList(lists, params.postingCap);
+  return lists;
+}
+
+/**
+ * invert then pruneGlobally, without inverting what the global threshold drops: the threshold is
+ * found from the document-major weights, and only entries above it are written into lists (at a
+ * million documents, a seventh of them). Ties at the threshold are admitted in term order, then
+ * document order, as pruneGlobally admits them, so the lists are identical.
+ */
+function invertPrunedGlobally(docs: SparseMatrix, postingCap: number, listCapFactor: number): PostingLists {
+  const { rows, dim, indptr, indices, values } = docs;
+  const nnz = indices.length;
+  const listCap = Math.min(UNCAPPED, Math.ceil(listCapFactor * postingCap));
+  const start = sharedUint32(dim + 1);
+  for (let i = 0; i < nnz; i++) start[indices[i]! + 1]!++;
+  let nonEmpty = 0;
+  for (let t = 1; t <= dim; t++) if (start[t]! > 0) nonEmpty++;
+  const budget = postingCap * nonEmpty;
+  if (postingCap >= UNCAPPED || budget >= nnz) {
+    const lists = invert(docs);
+    if (postingCap < UNCAPPED) pruneEachList(lists, listCap);
+    return lists;
+  }
+  const threshold = kthLargestUnordered(values, nnz, budget);
+  // start[t + 1] counts term t's entries above the threshold, ties[t] its entries equal to it.
+  start.fill(0);
+  const ties = new Uint32Array(dim);
+  let greater = 0;
+  for (let i = 0; i < nnz; i++) {
+    const value = values[i]!;
+    if (value > threshold) {
+      start[indices[i]! + 1]!++;
+      greater++;
+    } else if (value === threshold) ties[indices[i]!]!++;
+  }
+  let tiesAllowed = budget - greater;
+  for (let t = 0; t < dim; t++) {
+    const admitted = Math.min(ties[t]!, tiesAllowed);
+    ties[t] = admitted;
+    tiesAllowed -= admitted;
+    start[t + 1] = start[t + 1]! + admitted + start[t]!;
+  }
+  const kept = start[dim]!;
+  const cursor = start.slice(0, dim);
+  const listDocs = sharedUint32(kept);
+  const listValues = sharedFloat32(kept);
+  for (let d = 0; d < rows; d++) {
+    const end = indptr[d + 1]!;
+    for (let i = indptr[d]!; i < end; i++) {
+      const value = values[i]!;
+      if (value < threshold) continue;
+      const term = indices[i]!;
+      if (value === threshold) {
+        if (ties[term] === 0) continue;
+        ties[term]!--;
+      }
+      const slot = cursor[term]!++;
+      listDocs[slot] = d;
+      listValues[slot] = value;
+    }
+  }
+  const lists = { start, docs: listDocs, values: listValues };
+  pruneEachList(lists, listCap);
+  return lists;
+}
+
+/**
  * One weight threshold for the whole collection (keeping postingCap × non-empty lists entries),
  * then a per-list ceiling of globalListCapFactor × postingCap.
  */
@@ -349,31 +477,36 @@ function pruneGlobally(lists: PostingLists, postingCap: number, listCapFactor: n
 }
 
 /**
- * Each row's `cut` largest components (ties: lower term first), in term order. Returns docs itself
- * when no row is longer than cut.
+ * Room for each row's `cut` largest components (ties: lower term first), in term order; the row
+ * offsets are final. Returns docs itself when no row is longer than cut.
  */
-export function heaviestComponents(docs: SparseMatrix, cut: number): SparseMatrix {
-  const { rows, indptr, indices, values } = docs;
+function allocateHeaviestComponents(docs: SparseMatrix, cut: number): SparseMatrix {
+  const { rows, indptr } = docs;
   let longest = 0;
-  let kept = 0;
-  for (let d = 0; d < rows; d++) {
-    const length = indptr[d + 1]! - indptr[d]!;
-    if (length > longest) longest = length;
-    kept += Math.min(length, cut);
-  }
+  for (let d = 0; d < rows; d++) longest = Math.max(longest, indptr[d + 1]! - indptr[d]!);
   if (longest <= cut) return docs;
   const outIndptr = sharedUint32(rows + 1);
-  const outIndices = sharedUint32(kept);
-  const outValues = sharedFloat32(kept);
-  const scratch = new Float32Array(longest);
-  let at = 0;
+  let kept = 0;
   for (let d = 0; d < rows; d++) {
-    const start = indptr[d]!;
-    const end = indptr[d + 1]!;
-    at = keepLargest(indices, values, start, end, cut, outIndices, outValues, at, scratch);
-    outIndptr[d + 1] = at;
+    kept += Math.min(indptr[d + 1]! - indptr[d]!, cut);
+    outIndptr[d + 1] = kept;
   }
-  return { rows, dim: docs.dim, indptr: outIndptr, indices: outIndices, values: outValues };
+  return { rows, dim: docs.dim, indptr: outIndptr, indices: sharedUint32(kept), values: sharedFloat32(kept) };
+}
+
+function fillHeaviestComponents(docs: SparseMatrix, cut: number, out: SparseMatrix, from: number, to: number): void {
+  const { indptr, indices, values } = docs;
+  let longest = 0;
+  for (let d = from; d < to; d++) longest = Math.max(longest, indptr[d + 1]! - indptr[d]!);
+  const scratch = new Float32Array(Math.max(longest, 1));
+  for (let d = from; d < to; d++) keepLargest(indices, values, indptr[d]!, indptr[d + 1]!, cut, out.indices, out.values, out.indptr[d]!, scratch);
+}
+
+/** Each row's `cut` largest components (ties: lower term first), in term order (docs itself when no row is longer). */
+export function heaviestComponents(docs: SparseMatrix, cut: number): SparseMatrix {
+  const out = allocateHeaviestComponents(docs, cut);
+  if (out !== docs) fillHeaviestComponents(docs, cut, out, 0, docs.rows);
+  return out;
 }
 
 /** True when no weight is negative or -0 (whose sign bit would read as "untouched"). */
@@ -393,15 +526,18 @@ export interface ClusteringCuts {
   values: Float32Array;
 }
 
-function clusteringCuts(docs: SparseMatrix, cut: number): ClusteringCuts {
-  const { rows, indptr, indices, values } = docs;
+function allocateClusteringCuts(docs: SparseMatrix, cut: number): ClusteringCuts {
+  const { rows, indptr } = docs;
   let longestRow = 0;
   for (let d = 0; d < rows; d++) longestRow = Math.max(longestRow, indptr[d + 1]! - indptr[d]!);
   const width = Math.max(1, Math.min(cut, longestRow));
-  const length = sharedUint32(rows);
-  const cutTerms = sharedUint32(rows * width);
-  const cutValues = sharedFloat32(rows * width);
-  for (let d = 0; d < rows; d++) {
+  return { cut: width, length: sharedUint32(rows), terms: sharedUint32(rows * width), values: sharedFloat32(rows * width) };
+}
+
+function fillClusteringCuts(docs: SparseMatrix, cuts: ClusteringCuts, from: number, to: number): void {
+  const { indptr, indices, values } = docs;
+  const { cut: width, length, terms: cutTerms, values: cutValues } = cuts;
+  for (let d = from; d < to; d++) {
     const base = d * width;
     let kept = 0;
     for (let i = indptr[d]!; i < indptr[d + 1]!; i++) {
@@ -419,7 +555,6 @@ function clusteringCuts(docs: SparseMatrix, cut: number): ClusteringCuts {
     }
     length[d] = kept;
   }
-  return { cut: width, length, terms: cutTerms, values: cutValues };
 }
 
 /** Append-only typed array. */
@@ -504,6 +639,9 @@ class BlockBuilder {
   private readonly maxBits: Int32Array;
   private readonly blockTerms: Uint32Array;
   private readonly keptTerms: Uint32Array;
+  /** The block's maxima in blockTerms order, and the kept ones in keptTerms order. */
+  private readonly blockValues: Float32Array;
+  private readonly keptValues: Float32Array;
   private readonly energyScratch: Float32Array;
   private readonly energyCut: EnergyCut = { threshold: 0, tiesKept: 0 };
 
@@ -517,9 +655,12 @@ class BlockBuilder {
     toTerm: number,
   ) {
     const dim = docs.dim;
-    this.docIndptr = docs.indptr;
-    this.docTerms = docs.indices;
-    this.docValues = docs.values;
+    // Centroids are represented by their summaryDocCut heaviest components, like the summaries: at
+    // 100k synthetic documents this took a quarter off the blocking time with recall@10 unchanged
+    // (0.9966 and 0.9964 at the default query settings, 0.9758 and 0.9764 at queryCut 3).
+    this.docIndptr = summarySource.indptr;
+    this.docTerms = summarySource.indices;
+    this.docValues = summarySource.values;
     this.summaryIndptr = summarySource.indptr;
     this.summaryTermsIn = summarySource.indices;
     this.summaryValuesIn = summarySource.values;
@@ -561,6 +702,8 @@ class BlockBuilder {
     this.maxBits = new Int32Array(this.maxValue.buffer);
     this.blockTerms = new Uint32Array(dim);
     this.keptTerms = new Uint32Array(dim);
+    this.blockValues = new Float32Array(dim);
+    this.keptValues = new Float32Array(dim);
     this.energyScratch = new Float32Array(dim);
   }
 
@@ -633,7 +776,7 @@ class BlockBuilder {
     }
   }
 
-  /** Inverted index over the centroids' full vectors: term -> (centroid, weight). */
+  /** Inverted index over the centroids' vectors (their summary components): term -> (centroid, weight). */
   private indexCentroids(centroidCount: number): number {
     const { centroidDocs, docIndptr, docTerms, docValues, centroidTermStart, centroidTermEnd, touchedTerms } = this;
     let touchedCount = 0;
@@ -733,19 +876,24 @@ class BlockBuilder {
 
   /** Coordinate-wise max of the block, cut to its energy prefix, quantized to 8 bits. */
   private summarizeBlock(postingStart: number, postingEnd: number): void {
-    const { maxValue, blockTerms, keptTerms, params } = this;
+    const { maxValue, blockTerms, keptTerms, keptValues, blockValues, params } = this;
     const termCount = this.summaryBits ? this.blockMaximumBits(postingStart, postingEnd) : this.blockMaximum(postingStart, postingEnd);
+    // One gather of the maxima (in blockTerms order) that also restores maxValue's -Infinity
+    // marks; every later pass reads blockValues in order.
+    let mass = 0;
+    let largest = 0;
+    for (let i = 0; i < termCount; i++) {
+      const t = blockTerms[i]!;
+      const value = maxValue[t]!;
+      maxValue[t] = -Infinity;
+      blockValues[i] = value;
+      if (value > 0) mass += value;
+      if (value > largest) largest = value;
+    }
     let threshold = -Infinity;
     let tiesKept = 0;
     if (params.summaryEnergy < 1) {
-      const energyScratch = this.energyScratch;
-      let mass = 0;
-      for (let i = 0; i < termCount; i++) {
-        const value = maxValue[blockTerms[i]!]!;
-        energyScratch[i] = value;
-        if (value > 0) mass += value;
-      }
-      const cut = energyThreshold(energyScratch, termCount, params.summaryEnergy * mass, this.energyCut);
+      const cut = energyThreshold(blockValues, termCount, params.summaryEnergy * mass, this.energyCut, this.energyScratch, largest);
       threshold = cut.threshold;
       tiesKept = cut.tiesKept;
     }
@@ -753,10 +901,10 @@ class BlockBuilder {
     let high = -Infinity;
     let keptCount = 0;
     for (let i = 0; i < termCount; i++) {
-      const t = blockTerms[i]!;
-      const value = maxValue[t]!;
+      const value = blockValues[i]!;
       if (value > threshold || (value === threshold && tiesKept-- > 0)) {
-        keptTerms[keptCount++] = t;
+        keptTerms[keptCount] = blockTerms[i]!;
+        keptValues[keptCount++] = value;
         if (value < low) low = value;
         if (value > high) high = value;
       }
@@ -774,20 +922,18 @@ class BlockBuilder {
     const summaryValues = this.summaryValues.data;
     let at = this.summaryTerms.length;
     for (let i = 0; i < keptCount; i++) {
-      const t = keptTerms[i]!;
-      const value = maxValue[t]!;
+      const value = keptValues[i]!;
       let level = scale > 0 ? Math.ceil((value - offset) / scale) : 0;
       if (level < 0) level = 0;
       while (level < 255 && Math.fround(offset + Math.fround(scale * level)) < value) level++;
       if (level > 255) level = 255;
-      summaryTerms[at] = t;
+      summaryTerms[at] = keptTerms[i]!;
       summaryValues[at] = level;
       at++;
     }
     this.summaryTerms.length = at;
     this.summaryValues.length = at;
     this.summaryStart.push(at);
-    for (let i = 0; i < termCount; i++) maxValue[blockTerms[i]!] = -Infinity;
   }
 
   /** Coordinate-wise maximum of the block's documents into maxValue; returns the terms it touched. */

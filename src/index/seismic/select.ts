@@ -35,6 +35,37 @@ export function kthLargest(values: Float32Array | Float64Array, length: number, 
   return values[target]!;
 }
 
+/**
+ * The k-th largest (1-based) of values[0 .. length) without reordering or copying them (kthLargest
+ * needs a scratch copy, which for a whole collection's weights is gigabytes). Float bits, with the
+ * sign folded in, order as unsigned integers: one pass counts the top 16 bits, a second the low 16
+ * bits of the entries in the bucket that holds the answer. Requires 1 <= k <= length and no NaN.
+ */
+export function kthLargestUnordered(values: Float32Array, length: number, k: number): number {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, length);
+  const counts = new Uint32Array(65536);
+  for (let i = 0; i < length; i++) counts[orderedKey(bits[i]!) >>> 16]!++;
+  let remaining = k;
+  let high = 65535;
+  while (counts[high]! < remaining) remaining -= counts[high--]!;
+  counts.fill(0);
+  for (let i = 0; i < length; i++) {
+    const key = orderedKey(bits[i]!);
+    if (key >>> 16 === high) counts[key & 0xffff]!++;
+  }
+  let low = 65535;
+  while (counts[low]! < remaining) remaining -= counts[low--]!;
+  const key = ((high << 16) | low) >>> 0;
+  const out = new Uint32Array(1);
+  out[0] = key & 0x80000000 ? key & 0x7fffffff : ~key;
+  return new Float32Array(out.buffer)[0]!;
+}
+
+/** Float32 bits as an unsigned integer that orders like the float (negatives flipped). */
+function orderedKey(bits: number): number {
+  return (bits & 0x80000000 ? ~bits : bits | 0x80000000) >>> 0;
+}
+
 function medianOfThree(a: number, b: number, c: number): number {
   if (a < b) {
     if (b < c) return b;
@@ -59,12 +90,25 @@ const bucketCount = new Uint32Array(ENERGY_BUCKETS);
  * The shortest prefix, by descending value, of values[0 .. length) whose sum reaches targetMass
  * (values are non-negative weights). A histogram over [0, max] finds the bucket where the prefix
  * mass crosses the target, then an exact selection runs inside that bucket only: linear time, and
- * the exact pass sees a small fraction of the values. Reorders values in place. If the whole array
+ * the exact pass sees a small fraction of the values. Reorders values in place, unless `work` is
+ * given. If the whole array
  * does not reach targetMass, everything is kept (threshold = -Infinity).
  */
-export function energyThreshold(values: Float32Array | Float64Array, length: number, targetMass: number, cut: EnergyCut): EnergyCut {
-  let max = 0;
-  for (let i = 0; i < length; i++) if (values[i]! > max) max = values[i]!;
+export function energyThreshold(
+  values: Float32Array | Float64Array,
+  length: number,
+  targetMass: number,
+  cut: EnergyCut,
+  /** Where the exact pass works, so that values stay as they are (values itself when absent). */
+  work: Float32Array | Float64Array = values,
+  /** The largest value, when the caller has it already. */
+  knownMax = -1,
+): EnergyCut {
+  let max = knownMax;
+  if (max < 0) {
+    max = 0;
+    for (let i = 0; i < length; i++) if (values[i]! > max) max = values[i]!;
+  }
   if (!(max > 0) || !(targetMass > 0)) {
     cut.threshold = -Infinity;
     cut.tiesKept = 0;
@@ -92,13 +136,13 @@ export function energyThreshold(values: Float32Array | Float64Array, length: num
     cut.tiesKept = 0;
     return cut;
   }
-  // Move the crossing bucket's values to the front and select exactly among them.
+  // Gather the crossing bucket's values and select exactly among them.
   let inBucket = 0;
   for (let i = 0; i < length; i++) {
     const value = values[i]!;
-    if (value > 0 && ((value * toBucket) | 0) === crossing) values[inBucket++] = value;
+    if (value > 0 && ((value * toBucket) | 0) === crossing) work[inBucket++] = value;
   }
-  return exactEnergyThreshold(values, inBucket, targetMass - above, cut);
+  return exactEnergyThreshold(work, inBucket, targetMass - above, cut);
 }
 
 /** energyThreshold by three-way quickselect over all values (expected linear time). */

@@ -1,11 +1,12 @@
 import t, { type Test } from 'tap';
 import { generateSynthetic } from '../src/bench/synthetic.js';
 import { buildPostingLists, buildSeismicIndex, BUILD_POSTINGS_DONE, BUILD_POSTINGS_TOTAL, postingListsByFullInversion } from '../src/index/seismic/build.js';
+import { buildKernelModule } from '../src/index/seismic/build-kernels.js';
 import { buildSeismicIndexParallel, splitByPostings, splitDocuments } from '../src/index/seismic/build-parallel.js';
 import { SeismicError } from '../src/index/seismic/errors.js';
 import { f16BitsToF32, f32ToF16Bits } from '../src/index/seismic/f16.js';
 import { indexByteSize, validateIndexData, type SeismicIndexData } from '../src/index/seismic/index-data.js';
-import { DEFAULT_BUILD_PARAMS, EXACT_BUILD_PARAMS, resolveBuildParams, resolveQueryParams, UNCAPPED } from '../src/index/seismic/params.js';
+import { DEFAULT_BUILD_PARAMS, EXACT_BUILD_PARAMS, resolveBuildParams, resolveQueryParams, UNCAPPED, type SeismicBuildParams } from '../src/index/seismic/params.js';
 import { SeededRandom } from '../src/index/seismic/random.js';
 import { energyThreshold, exactEnergyThreshold, kthLargest, kthLargestUnordered, type EnergyCut } from '../src/index/seismic/select.js';
 import { matrixFromRows, type SparseMatrix } from '../src/index/sparse-matrix.js';
@@ -441,4 +442,27 @@ t.test('the parallel build is byte-identical to the one-thread build', async (t)
   t.same(documentRanges, [[0, 2], [2, 6]], 'document ranges: the calling thread takes half a share');
   const ranges = splitByPostings(Uint32Array.of(0, 0, 5, 5, 9, 10), 5, 3);
   t.same(ranges, [[0, 2], [2, 4], [4, 5]], 'ranges of about equal postings, covering every term once');
+});
+
+t.test('the WebAssembly build kernels give byte for byte the index of the TypeScript loops', async (t) => {
+  t.ok(buildKernelModule(), 'the kernels are built (npm run build), so the parallel builds below run them');
+  const base = generateSynthetic({ docs: 5200, queries: 1, seed: 31 }).docs;
+  // Some negative weights: the general block maximum (not the sign-bit shortcut) on both sides.
+  const mixed = { ...base, values: Float32Array.from(base.values, (v, i) => (i % 7 === 0 ? v - 0.4 : v)) };
+  const cases: [string, SparseMatrix, Partial<SeismicBuildParams>][] = [
+    ['defaults', base, {}],
+    ['whole documents in summaries, energy 1', base, { summaryDocCut: Infinity, summaryEnergy: 1 }],
+    ['fixed pruning, small blocks', base, { pruning: 'fixed', postingCap: 120, blockFraction: 0.3, minBlockSize: 4 }],
+    ['negative weights, coarse energy', mixed, { summaryEnergy: 0.25, clusterDocCut: 4 }],
+  ];
+  for (const [name, docs, params] of cases) {
+    const typescript = buildSeismicIndex(docs, params);
+    const kernels = await buildSeismicIndexParallel(docs, params, 2);
+    const differing = Object.entries(typescript).filter(([key, value]) => {
+      if (!ArrayBuffer.isView(value)) return false;
+      const other = (kernels as unknown as Record<string, ArrayBufferView>)[key]!;
+      return !Buffer.from(value.buffer, value.byteOffset, value.byteLength).equals(Buffer.from(other.buffer, other.byteOffset, other.byteLength));
+    });
+    t.same(differing.map(([key]) => key), [], `${name}: every array identical`);
+  }
 });

@@ -6,6 +6,8 @@ import {
   assembleIndex,
   blockTermRange,
   buildPostingLists,
+  kernelInputBytes,
+  maxCentroidsFor,
   BUILD_POSTINGS_TOTAL,
   concatBlocked,
   fillDocumentOutputs,
@@ -15,6 +17,7 @@ import {
   type DocumentOutputs,
   type PreparedBuild,
 } from './build.js';
+import { allocateScratch, BuildKernels, buildKernelModule, BuildMemory, scratchBytes, type KernelScratch, type ScratchShape } from './build-kernels.js';
 import { SeismicError, type SeismicErrorCode } from './errors.js';
 import type { SeismicIndexData } from './index-data.js';
 import { resolveBuildParams, type SeismicBuildParams } from './params.js';
@@ -29,6 +32,8 @@ export interface RangeJob {
   readonly from: number;
   readonly to: number;
   readonly progress?: Int32Array;
+  /** The build memory and this thread's scratch in it, when the build runs the wasm kernels. */
+  readonly kernels?: { readonly memory: WebAssembly.Memory; readonly scratch: KernelScratch };
 }
 
 /** A range of documents whose per-document outputs a helper thread fills (see DocumentOutputs). */
@@ -63,7 +68,8 @@ export async function buildSeismicIndexParallel(
   }
   validateMatrix(docs);
   const sharedDocs = { rows: docs.rows, dim: docs.dim, indptr: toShared(docs.indptr), indices: toShared(docs.indices), values: toShared(docs.values) };
-  const outputs = allocateDocumentOutputs(sharedDocs, params);
+  const layout = kernelLayout(sharedDocs, params, threads);
+  const outputs = allocateDocumentOutputs(sharedDocs, params, layout?.memory);
   const documentRanges = splitDocuments(sharedDocs.indptr, sharedDocs.rows, threads);
   const documentHelpers = documentRanges
     .slice(1)
@@ -81,15 +87,44 @@ export async function buildSeismicIndexParallel(
   const prepared: PreparedBuild = { params, docs: sharedDocs, lists, cuts: outputs.cuts, summarySource: outputs.summarySource, forward: outputs.forward };
   const shared: Omit<PreparedBuild, 'forward'> = { params, docs: sharedDocs, lists, cuts: outputs.cuts, summarySource: outputs.summarySource };
   const ranges = splitByPostings(lists.start, docs.dim, threads);
+  const scratches = layout ? ranges.map(() => allocateScratch(layout.memory, layout.shape)) : [];
   // This thread takes the first range while the helpers take the others.
-  const helpers = ranges.slice(1).map(([from, to]) => runHelper<BlockedLists>({ kind: 'lists', prepared: shared, from, to, ...(progress ? { progress } : {}) }));
+  const helpers = ranges.slice(1).map(([from, to], i) =>
+    runHelper<BlockedLists>({
+      kind: 'lists',
+      prepared: shared,
+      from,
+      to,
+      ...(progress ? { progress } : {}),
+      ...(layout ? { kernels: { memory: layout.memory.memory, scratch: scratches[i + 1]! } } : {}),
+    }),
+  );
   let first: BlockedLists;
   try {
-    first = blockTermRange({ ...shared, forward: undefined }, ranges[0]![0], ranges[0]![1], progress);
+    const kernels = layout ? new BuildKernels(layout.module, layout.memory.memory, scratches[0]!) : undefined;
+    first = blockTermRange({ ...shared, forward: undefined }, ranges[0]![0], ranges[0]![1], progress, kernels);
   } finally {
     await Promise.allSettled(helpers);
   }
   return assembleIndex(prepared, concatBlocked([first, ...(await Promise.all(helpers))], docs.dim));
+}
+
+/**
+ * Where the build kernels' inputs and every thread's scratch go: one shared memory sized for the
+ * clustering cuts, the summary source and `threads` scratch regions (whose list and centroid sizes
+ * are bounded by the pruning caps). Undefined when the kernels were not built or the layout would
+ * not fit in wasm32's 4 GiB: the TypeScript loops run instead.
+ */
+function kernelLayout(docs: SparseMatrix, params: SeismicBuildParams, threads: number): { module: WebAssembly.Module; memory: BuildMemory; shape: ScratchShape } | undefined {
+  const module = buildKernelModule();
+  if (!module) return undefined;
+  const { bytes, longestSummaryRow } = kernelInputBytes(docs, params);
+  const listCap = params.pruning === 'global' ? Math.ceil(params.globalListCapFactor * params.postingCap) : params.postingCap;
+  const longestList = Math.max(1, Math.min(docs.rows, listCap));
+  const maxCentroids = maxCentroidsFor(longestList, params);
+  const shape: ScratchShape = { dim: docs.dim, longestList, maxCentroids, maxEntries: Math.max(1, maxCentroids * longestSummaryRow) };
+  const memory = BuildMemory.create(bytes + threads * scratchBytes(shape));
+  return memory ? { module, memory, shape } : undefined;
 }
 
 /**

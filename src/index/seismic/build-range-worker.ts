@@ -1,4 +1,5 @@
 import { parentPort } from 'node:worker_threads';
+import { BuildKernels, buildKernelModule } from './build-kernels.js';
 import { blockTermRange, fillDocumentOutputs, type BlockedLists } from './build.js';
 import type { DocumentRangeJob, RangeJob } from './build-parallel.js';
 
@@ -12,7 +13,9 @@ parentPort?.once('message', (job: RangeJob | DocumentRangeJob) => {
       parentPort!.postMessage({ ok: true, result: null });
       return;
     }
-    const blocked = blockTermRange({ ...job.prepared, forward: undefined }, job.from, job.to, job.progress);
+    const module = job.kernels ? buildKernelModule() : undefined;
+    const kernels = job.kernels && module ? new BuildKernels(module, job.kernels.memory, job.kernels.scratch) : undefined;
+    const blocked = blockTermRange({ ...job.prepared, forward: undefined }, job.from, job.to, job.progress, kernels);
     const buffers = [...new Set(Object.values(blocked).map((array: BlockedLists[keyof BlockedLists]) => array.buffer as ArrayBuffer))];
     parentPort!.postMessage({ ok: true, result: blocked }, buffers);
   } catch (error) {

@@ -4,6 +4,7 @@ import { f32ToF16Bits, F16_MAX } from './f16.js';
 import type { SeismicIndexData, TermIdArray } from './index-data.js';
 import { resolveBuildParams, UNCAPPED, type ForwardValueFormat, type SeismicBuildParams } from './params.js';
 import { SeededRandom } from './random.js';
+import { alignedBytes, type BuildKernels, type BuildMemory } from './build-kernels.js';
 import { energyThreshold, kthLargest, kthLargestUnordered, type EnergyCut } from './select.js';
 
 /**
@@ -56,12 +57,31 @@ export interface DocumentOutputs {
   readonly summarySource: SparseMatrix;
 }
 
-export function allocateDocumentOutputs(docs: SparseMatrix, params: SeismicBuildParams): DocumentOutputs {
+/**
+ * With `memory`, the arrays the build kernels read (clustering cuts, summary source) are placed in
+ * it, and the summary source is always a copy there, even when it holds every component.
+ */
+export function allocateDocumentOutputs(docs: SparseMatrix, params: SeismicBuildParams, memory?: BuildMemory): DocumentOutputs {
   return {
     forward: allocateForwardIndex(docs, params.forwardValues),
-    cuts: allocateClusteringCuts(docs, params.clusterDocCut),
-    summarySource: allocateHeaviestComponents(docs, params.summaryDocCut),
+    cuts: allocateClusteringCuts(docs, params.clusterDocCut, memory),
+    summarySource: allocateHeaviestComponents(docs, params.summaryDocCut, memory),
   };
+}
+
+/** The bytes allocateDocumentOutputs takes from a BuildMemory, and the longest summary row. */
+export function kernelInputBytes(docs: SparseMatrix, params: SeismicBuildParams): { bytes: number; longestSummaryRow: number } {
+  const { rows, indptr } = docs;
+  let longest = 0;
+  let kept = 0;
+  for (let d = 0; d < rows; d++) {
+    const length = indptr[d + 1]! - indptr[d]!;
+    if (length > longest) longest = length;
+    kept += Math.min(length, params.summaryDocCut);
+  }
+  const width = Math.max(1, Math.min(params.clusterDocCut, longest));
+  const bytes = alignedBytes(rows + 1, 4) + alignedBytes(kept, 4) * 2 + alignedBytes(rows, 4) + alignedBytes(rows * width, 4) * 2;
+  return { bytes, longestSummaryRow: Math.min(longest, params.summaryDocCut) };
 }
 
 /** Fills rows [from, to) of outputs (see DocumentOutputs). */
@@ -111,8 +131,8 @@ export const BUILD_POSTINGS_DONE = 0;
 export const BUILD_POSTINGS_TOTAL = 1;
 
 /** Blocks and summarizes the lists of terms [from, to); offsets start at 0 (see concatBlocked). */
-export function blockTermRange(prepared: PreparedBuild, from: number, to: number, progress?: Int32Array): BlockedLists {
-  const builder = new BlockBuilder(prepared.docs, prepared.summarySource, prepared.lists, prepared.cuts, prepared.params, from, to);
+export function blockTermRange(prepared: PreparedBuild, from: number, to: number, progress?: Int32Array, kernels?: BuildKernels): BlockedLists {
+  const builder = new BlockBuilder(prepared.docs, prepared.summarySource, prepared.lists, prepared.cuts, prepared.params, from, to, kernels);
   const start = prepared.lists.start;
   let unreported = 0;
   for (let t = from; t < to; t++) {
@@ -480,18 +500,19 @@ function pruneGlobally(lists: PostingLists, postingCap: number, listCapFactor: n
  * Room for each row's `cut` largest components (ties: lower term first), in term order; the row
  * offsets are final. Returns docs itself when no row is longer than cut.
  */
-function allocateHeaviestComponents(docs: SparseMatrix, cut: number): SparseMatrix {
+function allocateHeaviestComponents(docs: SparseMatrix, cut: number, memory?: BuildMemory): SparseMatrix {
   const { rows, indptr } = docs;
   let longest = 0;
   for (let d = 0; d < rows; d++) longest = Math.max(longest, indptr[d + 1]! - indptr[d]!);
-  if (longest <= cut) return docs;
-  const outIndptr = sharedUint32(rows + 1);
+  if (longest <= cut && !memory) return docs;
+  const outIndptr = memory ? memory.uint32(rows + 1) : sharedUint32(rows + 1);
+  outIndptr[0] = 0;
   let kept = 0;
   for (let d = 0; d < rows; d++) {
     kept += Math.min(indptr[d + 1]! - indptr[d]!, cut);
     outIndptr[d + 1] = kept;
   }
-  return { rows, dim: docs.dim, indptr: outIndptr, indices: sharedUint32(kept), values: sharedFloat32(kept) };
+  return { rows, dim: docs.dim, indptr: outIndptr, indices: memory ? memory.uint32(kept) : sharedUint32(kept), values: memory ? memory.float32(kept) : sharedFloat32(kept) };
 }
 
 function fillHeaviestComponents(docs: SparseMatrix, cut: number, out: SparseMatrix, from: number, to: number): void {
@@ -526,11 +547,12 @@ export interface ClusteringCuts {
   values: Float32Array;
 }
 
-function allocateClusteringCuts(docs: SparseMatrix, cut: number): ClusteringCuts {
+function allocateClusteringCuts(docs: SparseMatrix, cut: number, memory?: BuildMemory): ClusteringCuts {
   const { rows, indptr } = docs;
   let longestRow = 0;
   for (let d = 0; d < rows; d++) longestRow = Math.max(longestRow, indptr[d + 1]! - indptr[d]!);
   const width = Math.max(1, Math.min(cut, longestRow));
+  if (memory) return { cut: width, length: memory.uint32(rows), terms: memory.uint32(rows * width), values: memory.float32(rows * width) };
   return { cut: width, length: sharedUint32(rows), terms: sharedUint32(rows * width), values: sharedFloat32(rows * width) };
 }
 
@@ -557,6 +579,11 @@ function fillClusteringCuts(docs: SparseMatrix, cuts: ClusteringCuts, from: numb
   }
 }
 
+/** Centroids of the longest list: what the clustering scratch must hold. */
+export function maxCentroidsFor(longestList: number, params: SeismicBuildParams): number {
+  return Math.min(MAX_CENTROIDS_PER_LIST, Math.max(1, Math.ceil(params.blockFraction * longestList)));
+}
+
 /** Append-only typed array. */
 class GrowableArray<T extends Uint32Array | Uint16Array | Uint8Array | Float32Array> {
   data: T;
@@ -577,6 +604,13 @@ class GrowableArray<T extends Uint32Array | Uint16Array | Uint8Array | Float32Ar
   }
   toArray(): T {
     return this.data.slice(0, this.length) as T;
+  }
+  /** An array that cannot grow past `data` (a view into the build kernels' memory). */
+  static fixed<U extends Uint32Array | Uint16Array | Uint8Array | Float32Array>(data: U): GrowableArray<U> {
+    return new GrowableArray<U>((size) => {
+      if (size > data.length) throw new SeismicError('SEISMIC_BUILD_LAYOUT', `build kernel scratch holds ${data.length} entries, ${size} needed`);
+      return data;
+    }, data.length);
   }
 }
 export interface BlockedLists {
@@ -647,12 +681,14 @@ class BlockBuilder {
 
   constructor(
     docs: SparseMatrix,
-    summarySource: SparseMatrix,
+    private readonly summarySource: SparseMatrix,
     lists: PostingLists,
     private readonly cuts: ClusteringCuts,
     private readonly params: SeismicBuildParams,
     private readonly fromTerm: number,
     toTerm: number,
+    /** The wasm loops and their scratch views (build-kernels.ts); the TypeScript loops without. */
+    private readonly kernels?: BuildKernels,
   ) {
     const dim = docs.dim;
     // Centroids are represented by their summaryDocCut heaviest components, like the summaries: at
@@ -685,26 +721,43 @@ class BlockBuilder {
     this.summaryScale = new GrowableArray((n) => new Float32Array(n), expectedBlocks);
     this.summaryOffset = new GrowableArray((n) => new Float32Array(n), expectedBlocks);
 
-    const maxCentroids = Math.min(MAX_CENTROIDS_PER_LIST, Math.max(1, Math.ceil(params.blockFraction * longest)));
+    const maxCentroids = maxCentroidsFor(longest, params);
     this.positions = new Uint32Array(Math.max(longest, 1));
     this.centroidDocs = new Uint32Array(maxCentroids);
-    this.centroidScores = new Float64Array(maxCentroids);
     this.clusterSize = new Uint32Array(maxCentroids);
-    this.clusterBlock = new Int32Array(maxCentroids);
-    this.assignment = new Uint32Array(Math.max(longest, 1));
-    this.centroidTermStart = new Uint32Array(dim);
-    this.centroidTermEnd = new Uint32Array(dim);
     this.touchedTerms = new Uint32Array(dim);
-    this.centroidEntryIndex = new GrowableArray((n) => new Uint32Array(n), 1 << 16);
-    this.centroidEntryValue = new GrowableArray((n) => new Float32Array(n), 1 << 16);
-
-    this.maxValue = new Float32Array(dim).fill(-Infinity);
-    this.maxBits = new Int32Array(this.maxValue.buffer);
-    this.blockTerms = new Uint32Array(dim);
     this.keptTerms = new Uint32Array(dim);
-    this.blockValues = new Float32Array(dim);
     this.keptValues = new Float32Array(dim);
     this.energyScratch = new Float32Array(dim);
+    const scratch = kernels?.scratch;
+    if (scratch) {
+      // What the kernels read and write is in the shared memory; sizes were planned for this range.
+      if (scratch.centroidScores.length < maxCentroids || scratch.assignment.length < longest || scratch.maxValue.length < dim) {
+        throw new SeismicError('SEISMIC_BUILD_LAYOUT', 'build kernel scratch is smaller than the term range needs');
+      }
+      this.centroidScores = scratch.centroidScores;
+      this.clusterBlock = scratch.clusterBlock;
+      this.assignment = scratch.assignment;
+      this.centroidTermStart = scratch.centroidTermStart;
+      this.centroidTermEnd = scratch.centroidTermEnd;
+      this.centroidEntryIndex = GrowableArray.fixed(scratch.entryIndex);
+      this.centroidEntryValue = GrowableArray.fixed(scratch.entryValue);
+      this.maxValue = scratch.maxValue;
+      this.blockTerms = scratch.blockTerms;
+      this.blockValues = scratch.blockValues;
+    } else {
+      this.centroidScores = new Float64Array(maxCentroids);
+      this.clusterBlock = new Int32Array(maxCentroids);
+      this.assignment = new Uint32Array(Math.max(longest, 1));
+      this.centroidTermStart = new Uint32Array(dim);
+      this.centroidTermEnd = new Uint32Array(dim);
+      this.centroidEntryIndex = new GrowableArray((n) => new Uint32Array(n), 1 << 16);
+      this.centroidEntryValue = new GrowableArray((n) => new Float32Array(n), 1 << 16);
+      this.maxValue = new Float32Array(dim).fill(-Infinity);
+      this.blockTerms = new Uint32Array(dim);
+      this.blockValues = new Float32Array(dim);
+    }
+    this.maxBits = new Int32Array(this.maxValue.buffer, this.maxValue.byteOffset, this.maxValue.length);
   }
 
   addList(term: number): void {
@@ -739,10 +792,18 @@ class BlockBuilder {
     const touchedCount = this.indexCentroids(centroidCount);
     clusterSize.fill(0, 0, centroidCount);
     clusterBlock.fill(0, 0, centroidCount);
-    for (let p = 0; p < length; p++) {
-      const c = this.bestCentroid(term, first, p, centroidCount, false);
-      assignment[p] = c;
-      clusterSize[c]!++;
+    const kernels = this.kernels;
+    if (kernels) {
+      kernels.scratch.listDocs.set(this.listDocs.subarray(first, first + length));
+      kernels.scratch.listValues.set(this.listValues.subarray(first, first + length));
+      kernels.assignToCentroids(length, term, centroidCount, this.cuts, false);
+      for (let p = 0; p < length; p++) clusterSize[assignment[p]!]!++;
+    } else {
+      for (let p = 0; p < length; p++) {
+        const c = this.bestCentroid(term, first, p, centroidCount, false);
+        assignment[p] = c;
+        clusterSize[c]!++;
+      }
     }
     let alive = 0;
     for (let c = 0; c < centroidCount; c++) clusterBlock[c] = clusterSize[c]! >= params.minBlockSize ? alive++ : -1;
@@ -750,8 +811,11 @@ class BlockBuilder {
       assignment.fill(0, 0, length);
       alive = 1;
     } else {
-      for (let p = 0; p < length; p++) {
-        if (clusterBlock[assignment[p]!]! < 0) assignment[p] = this.bestCentroid(term, first, p, centroidCount, true);
+      if (kernels) kernels.assignToCentroids(length, term, centroidCount, this.cuts, true);
+      else {
+        for (let p = 0; p < length; p++) {
+          if (clusterBlock[assignment[p]!]! < 0) assignment[p] = this.bestCentroid(term, first, p, centroidCount, true);
+        }
       }
       for (let p = 0; p < length; p++) assignment[p] = clusterBlock[assignment[p]!]!;
     }
@@ -876,19 +940,27 @@ class BlockBuilder {
 
   /** Coordinate-wise max of the block, cut to its energy prefix, quantized to 8 bits. */
   private summarizeBlock(postingStart: number, postingEnd: number): void {
-    const { maxValue, blockTerms, keptTerms, keptValues, blockValues, params } = this;
-    const termCount = this.summaryBits ? this.blockMaximumBits(postingStart, postingEnd) : this.blockMaximum(postingStart, postingEnd);
-    // One gather of the maxima (in blockTerms order) that also restores maxValue's -Infinity
-    // marks; every later pass reads blockValues in order.
+    const { maxValue, blockTerms, keptTerms, keptValues, blockValues, params, kernels } = this;
+    let termCount: number;
     let mass = 0;
     let largest = 0;
-    for (let i = 0; i < termCount; i++) {
-      const t = blockTerms[i]!;
-      const value = maxValue[t]!;
-      maxValue[t] = -Infinity;
-      blockValues[i] = value;
-      if (value > 0) mass += value;
-      if (value > largest) largest = value;
+    if (kernels) {
+      kernels.scratch.blockDocs.set(this.postingDocs.subarray(postingStart, postingEnd));
+      termCount = kernels.blockMaximum(postingEnd - postingStart, this.summarySource);
+      mass = kernels.blockMass;
+      largest = kernels.blockLargest;
+    } else {
+      termCount = this.summaryBits ? this.blockMaximumBits(postingStart, postingEnd) : this.blockMaximum(postingStart, postingEnd);
+      // One gather of the maxima (in blockTerms order) that also restores maxValue's -Infinity
+      // marks; every later pass reads blockValues in order.
+      for (let i = 0; i < termCount; i++) {
+        const t = blockTerms[i]!;
+        const value = maxValue[t]!;
+        maxValue[t] = -Infinity;
+        blockValues[i] = value;
+        if (value > 0) mass += value;
+        if (value > largest) largest = value;
+      }
     }
     let threshold = -Infinity;
     let tiesKept = 0;
@@ -896,6 +968,20 @@ class BlockBuilder {
       const cut = energyThreshold(blockValues, termCount, params.summaryEnergy * mass, this.energyCut, this.energyScratch, largest);
       threshold = cut.threshold;
       tiesKept = cut.tiesKept;
+    }
+    if (kernels) {
+      const kept = kernels.keepAndQuantize(termCount, threshold, tiesKept);
+      this.summaryOffset.push(kernels.quantizedOffset);
+      this.summaryScale.push(kernels.quantizedScale);
+      this.summaryTerms.reserve(kept);
+      this.summaryValues.reserve(kept);
+      const at = this.summaryTerms.length;
+      this.summaryTerms.data.set(kernels.scratch.keptTerms.subarray(0, kept), at);
+      this.summaryValues.data.set(kernels.scratch.keptLevels.subarray(0, kept), at);
+      this.summaryTerms.length = at + kept;
+      this.summaryValues.length = at + kept;
+      this.summaryStart.push(at + kept);
+      return;
     }
     let low = Infinity;
     let high = -Infinity;

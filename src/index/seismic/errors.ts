@@ -8,7 +8,9 @@ export type SeismicErrorCode =
   | 'SEISMIC_BAD_SEARCH_PARAMS'
   | 'SEISMIC_DISPOSED'
   /** A helper thread of a parallel build died or threw. */
-  | 'SEISMIC_BUILD_THREAD_FAILED';
+  | 'SEISMIC_BUILD_THREAD_FAILED'
+  /** The build kernels' memory layout did not hold what a term range needed (a bug, never input). */
+  | 'SEISMIC_BUILD_LAYOUT';
 
 export class SeismicError extends Error {
   readonly code: SeismicErrorCode;

@@ -118,3 +118,55 @@ export function blockMaximum(
   store<f32>(result + 8, largest);
   return termCount;
 }
+
+/**
+ * Keeps a block's maxima above `threshold` (and the first `tiesKept` equal to it), in block-term
+ * order, and quantizes them to 8-bit levels over [lowest kept, highest kept], rounding up so that a
+ * decoded level is never below the maximum it stands for. Writes the kept terms and levels, then
+ * offset and scale (f32) at `result`; returns the kept count. Every step is the f64 arithmetic,
+ * rounded to f32 where the TypeScript path calls Math.fround, in the same order.
+ */
+export function keepAndQuantize(
+  blockTerms: usize,
+  blockValues: usize,
+  termCount: u32,
+  threshold: f32,
+  tiesKept: i32,
+  keptTerms: usize,
+  keptValues: usize,
+  keptLevels: usize,
+  result: usize,
+): u32 {
+  let low: f64 = Infinity;
+  let high: f64 = -Infinity;
+  let kept: u32 = 0;
+  let ties = tiesKept;
+  // Branch-free: whether a value clears the threshold is a coin flip the predictor loses. Every
+  // value is written at the next slot, which only moves on for the kept ones.
+  for (let i: u32 = 0; i < termCount; i++) {
+    const value = load<f32>(blockValues + (<usize>i << 2));
+    const tie = <u32>(value == threshold) & <u32>(ties > 0);
+    const keep = <u32>(value > threshold) | tie;
+    ties -= <i32>tie;
+    store<u32>(keptTerms + (<usize>kept << 2), load<u32>(blockTerms + (<usize>i << 2)));
+    store<f32>(keptValues + (<usize>kept << 2), value);
+    kept += keep;
+    const wide = <f64>value;
+    low = select<f64>(min(low, wide), low, keep != 0);
+    high = select<f64>(max(high, wide), high, keep != 0);
+  }
+  const offset: f64 = kept > 0 ? <f64><f32>low : 0;
+  let scale: f64 = kept > 0 ? <f64><f32>(((high - low) / 255) * (1 + 1e-6)) : 0;
+  if (scale > 0 && <f64><f32>(offset + <f64><f32>(scale * 255)) < high) scale = <f64><f32>(scale * (1 + 1e-5));
+  for (let i: u32 = 0; i < kept; i++) {
+    const value = <f64>load<f32>(keptValues + (<usize>i << 2));
+    let level: f64 = scale > 0 ? Math.ceil((value - offset) / scale) : 0;
+    if (level < 0) level = 0;
+    while (level < 255 && <f64><f32>(offset + <f64><f32>(scale * level)) < value) level++;
+    if (level > 255) level = 255;
+    store<u8>(keptLevels + <usize>i, <u8>level);
+  }
+  store<f32>(result, <f32>offset);
+  store<f32>(result + 4, <f32>scale);
+  return kept;
+}

@@ -20,15 +20,19 @@
  * read the medians.
  *
  * Where the time goes (node --cpu-prof of `sparrow index --vectors --build-segments`, 300k
- * synthetic documents, 2 cores): ingestion is the main thread's SQLite transactions and the
- * dictionary lookups of each batch, with the encoder threads parsing beside it; the segment build is
- * the blocking threads clustering each posting list (about half) and computing block summaries
- * (the other half), after a single-threaded prepare (inversion, pruning, forward index, cuts).
- * What was removed: reloading every vector into the exact index and again into the tail after a
- * bulk load (packed from the store into segments instead), summaries over whole documents (each
- * document's summaryDocCut heaviest components, with a branch-free maximum), copies of the build
- * inputs into shared memory, a per-element decode of stored vectors, a second structural check
- * and a copy of every segment on open.
+ * synthetic documents, 2 cores): ingestion is the main thread's SQLite transactions, the
+ * dictionary lookups and per-document sort of each batch, with the encoder thread parsing beside
+ * it; the segment build is the blocking threads assigning each list's documents to centroids and
+ * computing block summaries (WebAssembly kernels), after a prepare (inversion of the kept
+ * entries, per-document arrays on helper threads).
+ * What was removed: overflow pages (documents were a WITHOUT ROWID table, whose 1.3 KB rows each
+ * spilled into a 4 KB page of their own: 4.7 KB per document on disk; now a rowid table, 1.7 KB),
+ * inverting every entry before the global pruning dropped six in seven of them, centroid dot
+ * products over whole documents (their summary components instead), one-thread per-document
+ * prepare, reloading every vector into the exact index and again into the tail after a bulk
+ * load, summaries over whole documents, copies of the build inputs into shared memory, a
+ * per-element decode of stored vectors, a second structural check and a copy of every segment on
+ * open.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -74,6 +78,20 @@ function parseArguments(argv: string[]): Options {
   return options;
 }
 
+/** What `node --cpu-prof` of the indexing run showed (kept in step with the header above). */
+const PROFILE_FINDINGS = [
+  'Profiled with `node --cpu-prof` (`sparrow index --vectors --build-segments`, 300k synthetic documents, 2 cores):',
+  '- Ingestion: the encoder thread parses and validates the JSON lines (the vector scanner is most of it); the main thread',
+  '  resolves term ids, sorts each document by term id and commits one SQLite transaction per batch. Both are busy.',
+  '- Segment build: the blocking threads assign each list\'s documents to centroids and compute block summaries',
+  '  (WebAssembly kernels over shared memory); before that, the kept entries are inverted while helper threads derive',
+  '  the per-document arrays.',
+  '- Removed: overflow pages of a WITHOUT ROWID documents table (4.7 KB per document on disk, now 1.7 KB), inverting',
+  '  every entry before the global pruning dropped most of them, centroid dot products over whole documents, a',
+  '  one-thread prepare, read-backs of every vector after a bulk load, summaries over whole documents, copies of the',
+  '  build inputs into shared memory, a per-element decode of stored vectors, and a copy of every segment on open.',
+];
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
@@ -111,6 +129,9 @@ function writeVectors(options: Options, dir: string): { docs: string; queries: s
 interface IndexRun {
   wallMs: number;
   ingestMs: number;
+  /** Encoder threads' parse-and-encode time (thread-seconds) and the main thread's commit time. */
+  encodeMs: number;
+  storeMs: number;
   peakRssKb: number;
   docs: number;
 }
@@ -126,9 +147,9 @@ function sparrowIndex(args: string[], dataDir: string): IndexRun {
   });
   const wallMs = performance.now() - started;
   if (run.status !== 0) throw new Error(`sparrow index failed (${run.status}): ${run.stderr}`);
-  const report = JSON.parse(run.stdout) as { elapsedMs: number; indexed: number; segments: { tail: number } };
+  const report = JSON.parse(run.stdout) as { elapsedMs: number; indexed: number; stages: { encodeMs: number; storeMs: number }; segments: { tail: number } };
   if (report.segments.tail !== 0) throw new Error(`${report.segments.tail} documents were left outside segments`);
-  return { wallMs, ingestMs: report.elapsedMs, peakRssKb: Number(fs.readFileSync(timeFile, 'utf8').trim().split('\n').pop()), docs: report.indexed };
+  return { wallMs, ingestMs: report.elapsedMs, encodeMs: report.stages.encodeMs, storeMs: report.stages.storeMs, peakRssKb: Number(fs.readFileSync(timeFile, 'utf8').trim().split('\n').pop()), docs: report.indexed };
 }
 
 function luceneIndex(mode: 'vectors' | 'text', input: string, dir: string, classes: string, classpath: string): number {
@@ -223,6 +244,7 @@ function main(): void {
     say(`| end to end (s) | ${(wall / 1000).toFixed(1)} | ${luceneMs ? (luceneMs / 1000).toFixed(1) : '-'} | ${ratio(wall, luceneMs)} |`);
     say(`| documents/s | ${((options.docs * 1000) / wall).toFixed(0)} | ${luceneMs ? ((options.docs * 1000) / luceneMs).toFixed(0) : '-'} | |`);
     say(`| of which ingestion: read, parse, encode, store (s) | ${(ingest / 1000).toFixed(1)} (${((options.docs * 1000) / ingest).toFixed(0)} docs/s) | | |`);
+    say(`| ingestion's stages: parse and encode on encoder threads; store (term ids, SQLite, segment packing) on the main thread (s) | ${(median(vectorRuns.map((r) => r.encodeMs)) / 1000).toFixed(1)}; ${(median(vectorRuns.map((r) => r.storeMs)) / 1000).toFixed(1)} | | |`);
     say(`| of which segment build and the rest (s) | ${((wall - ingest) / 1000).toFixed(1)} | | |`);
     say(`| peak RSS while indexing (MB) | ${(median(vectorRuns.map((r) => r.peakRssKb)) / 1024).toFixed(0)} | | |`);
     say(`| segment bytes on disk (MB) | ${(probe.segmentBytes / 1e6).toFixed(0)} | | |`);
@@ -256,6 +278,10 @@ function main(): void {
       say(`| ingestion (s) | ${(textIngest / 1000).toFixed(2)} (${((docs * 1000) / textIngest).toFixed(0)} docs/s) | ${luceneTextMs ? (luceneTextMs / 1000).toFixed(2) : '-'} (${luceneTextMs ? ((docs * 1000) / luceneTextMs).toFixed(0) : '-'} docs/s) | ${ratio(textIngest, luceneTextMs)} |`);
       say(`| end to end with segments, process start included (s) | ${(textWall / 1000).toFixed(2)} | | |`);
     }
+    say();
+    say('## Where the time goes');
+    say();
+    for (const line of PROFILE_FINDINGS) say(line);
     fs.writeFileSync(path.join(options.out, 'report.md'), lines.join('\n') + '\n');
     console.log(`\nwrote ${path.join(options.out, 'report.md')}`);
   } finally {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import t from 'tap';
 import { generateSynthetic } from '../src/bench/synthetic.js';
 import { Engine } from '../src/engine/engine.js';
+import { buildApp } from '../src/server/app.js';
 import type { Collection } from '../src/engine/collection.js';
 import { UNCAPPED } from '../src/index/seismic/params.js';
 import { rowOf, type SparseMatrix } from '../src/index/sparse-matrix.js';
@@ -240,4 +241,63 @@ t.test('a bulk load packs committed vectors straight into segments; deletes duri
   const text = engine.createCollection('text', { encoder: { type: 'bm25' } });
   t.notOk(text.beginBulkLoad(), 'BM25 weights need the final statistics: read back after the load instead');
   engine.close();
+});
+
+t.test('a segment build that fails is a coded error: searches go on, nothing is lost, the next build succeeds', async (t) => {
+  const dir = tempDir(t);
+  const engine = Engine.open(dir);
+  t.teardown(() => engine.close());
+  const collection = engine.createCollection('vectors', { encoder: { type: 'precomputed' }, index: { segmentMinDocs: 500 } });
+  collection.search({ query: { t1: 1 }, mode: 'approximate' });
+  // The segment directory replaced by a file: the build cannot write its segment (ENOTDIR).
+  const segmentDir = path.join(dir, 'segments', String(collection.record.id));
+  fs.rmSync(segmentDir, { recursive: true, force: true });
+  fs.writeFileSync(segmentDir, 'not a directory');
+  fill(collection, 1200, 600);
+  await collection.idle();
+  const failed = collection.segmentStatistics();
+  t.equal(failed.error?.code, 'SEGMENT_BUILD_FAILED', `the failure is kept with a stable code: ${failed.error?.message}`);
+  t.equal(failed.segments.length, 0, 'no segment was recorded');
+  t.equal(failed.tail, 1200, 'every document stays in the tail');
+  const query = vectorObject(synthetic.queries, 0);
+  const exact = collection.search({ query, k: 10, mode: 'exact' }).hits.map((h) => h.id);
+  t.same(collection.search({ query, k: 10 }).hits.map((h) => h.id), exact, 'searches are answered (exactly, from the tail)');
+  fs.rmSync(segmentDir);
+  fs.mkdirSync(segmentDir);
+  const built = await collection.buildSegments({ force: true });
+  t.ok(built.segments >= 1 && built.error === undefined, `once the directory is back, the build succeeds (${built.segments} segments)`);
+  t.equal(collection.segmentStatistics().error, undefined, 'and the old failure is cleared');
+  t.same(collection.search({ query, k: 10, mode: 'approximate', approximate: { queryCut: 1000, heapFactor: 1 } }).hits.map((h) => h.id).slice(0, 3), exact.slice(0, 3), 'the new segment answers');
+});
+
+t.test('a running segment build shows its progress in /metrics, and disappears from it when done', async (t) => {
+  const dir = tempDir(t);
+  const engine = Engine.open(dir);
+  t.teardown(() => engine.close());
+  const app = buildApp({ engine });
+  t.teardown(() => app.close());
+  const many = generateSynthetic({ docs: 30000, queries: 1, seed: 8 }).docs;
+  const collection = engine.createCollection('big', { encoder: { type: 'precomputed' }, index: { segmentMinDocs: 1_000_000 } });
+  for (let start = 0; start < many.rows; start += 5000) {
+    collection.upsert(Array.from({ length: 5000 }, (_, i) => ({ id: `d${start + i}`, fields: { vector: vectorObject(many, start + i) } })));
+  }
+  const build = collection.buildSegments({ force: true });
+  let finished = false;
+  void build.then(() => (finished = true));
+  const seen: { done: number; total: number }[] = [];
+  while (!finished) {
+    const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    const done = /sparrow_segment_build_postings_done\{collection="big",kind="[a-z]+"\} (\d+)/.exec(metrics);
+    const total = /sparrow_segment_build_postings_total\{collection="big",kind="[a-z]+"\} (\d+)/.exec(metrics);
+    if (done && total) seen.push({ done: Number(done[1]), total: Number(total[1]) });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await build;
+  t.ok(seen.length > 0, `${seen.length} scrapes saw the build running`);
+  t.ok(seen.every(({ done, total }) => total === 0 || done <= total), 'postings done never exceed the total');
+  t.ok(seen.some(({ total }) => total > 0), 'the total is known once the lists are pruned');
+  for (let i = 1; i < seen.length; i++) if (seen[i]!.done < seen[i - 1]!.done) t.fail('progress went backwards');
+  const after = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+  t.notMatch(after, /sparrow_segment_build_postings_done\{collection="big"/, 'no running build once it is done');
+  t.equal(collection.segmentStatistics().tail, 0, 'every document is in a segment');
 });

@@ -1,6 +1,8 @@
 import t from 'tap';
 import { Engine } from '../src/engine/engine.js';
 import { toIngestDocument } from '../src/engine/documents.js';
+import { sortedVector } from '../src/engine/dictionary.js';
+import { SeededRandom } from '../src/index/seismic/random.js';
 import { tempDir } from './support/tmp.js';
 
 const docs = (rows: Record<string, unknown>[]) => rows.map(toIngestDocument);
@@ -142,4 +144,22 @@ t.test('exact engine equals a brute-force BM25 over random collections', async (
     for (let i = 1; i < hits.length; i++) t.ok(hits[i - 1]!.score >= hits[i]!.score);
     engine.close();
   }
+});
+
+t.test('sortedVector: the radix sort orders by id, keeps equal ids in encounter order, and agrees with a comparison sort', (t) => {
+  const random = new SeededRandom(17);
+  for (let round = 0; round < 500; round++) {
+    const count = random.nextInt(400);
+    // Ids of every width (1 to 4 radix passes), some repeated, some already sorted.
+    const range = [300, 70_000, 20_000_000, 4_000_000_000][round % 4]!;
+    const ids = Array.from({ length: count }, () => random.nextInt(range));
+    if (round % 5 === 0) ids.sort((a, b) => a - b);
+    const values = Array.from({ length: count }, (_, i) => i + 0.5);
+    const expected = ids.map((id, i) => [id, values[i]!] as const).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    const padded = [7, 7, ...ids];
+    const { indices, values: sortedValues } = sortedVector(padded, [0, 0, ...values], count, 2);
+    if (indices.length !== count || expected.some(([id, value], i) => indices[i] !== id || sortedValues[i] !== value)) t.fail(`round ${round} (count ${count}, ids below ${range})`);
+  }
+  t.same([...sortedVector([5, 1, 5, 0], [1, 2, 3, 4], 4).values], [4, 2, 1, 3], 'by hand: equal ids keep their order');
+  t.end();
 });

@@ -31,6 +31,8 @@ t.test('bad lines are reported with their line numbers and do not stop the run',
   const summary = await ingestFile(c, file, { batchSize: 2 });
   t.equal(summary.indexed, 2);
   t.equal(summary.updated, 1);
+  t.ok(summary.stages.encodeMs > 0 && summary.stages.storeMs > 0, `stages timed: encode ${summary.stages.encodeMs} ms, store ${summary.stages.storeMs} ms`);
+  t.ok(summary.stages.storeMs <= summary.elapsedMs, 'the main thread commits within the run');
   t.equal(summary.rejected, 5);
   t.equal(summary.duplicateIds, 1);
   t.same(

@@ -276,6 +276,8 @@ export class SegmentSet {
       if (previous) await previous;
       try {
         await work();
+        // A build or merge that went through supersedes an earlier failure.
+        this.lastError = undefined;
       } catch (error) {
         this.lastError = { code: buildErrorCode(error), message: (error as Error).message };
       } finally {
@@ -300,8 +302,14 @@ export class SegmentSet {
     return this.lastError;
   }
 
-  statistics(): { segments: { id: number; documents: number; deleted: number; bytes: number }[]; tail: number; building: boolean } {
+  statistics(): {
+    segments: { id: number; documents: number; deleted: number; bytes: number }[];
+    tail: number;
+    building: boolean;
+    error?: { code: string; message: string };
+  } {
     return {
+      ...(this.lastError ? { error: this.lastError } : {}),
       segments: this.segments.map((s) => ({
         id: s.record.segmentId,
         documents: s.record.docCount,

@@ -80,8 +80,9 @@ parentPort?.on('message', async (task: WorkerTask) => {
         lineEncoder = new LineEncoder(encoder, dense);
         sessions.set(task.session, lineEncoder);
       }
+      const started = performance.now();
       const packed = await lineEncoder.encode(task.raw);
-      parentPort!.postMessage({ taskId: task.taskId, packed }, packedTransferList(packed));
+      parentPort!.postMessage({ taskId: task.taskId, packed, encodeMs: performance.now() - started }, packedTransferList(packed));
       return;
     }
     reply = { taskId: task.taskId, outcomes: await encodeBatchForCollection(encoder, dense, task.documents) };

@@ -26,6 +26,8 @@ interface PoolWorker {
 export interface PackedResult {
   readonly batch: PackedBatch;
   readonly encodedBy: number;
+  /** Time the encoder spent parsing and encoding the batch. */
+  readonly encodeMs: number;
 }
 
 let nextSession = 1;
@@ -89,11 +91,12 @@ export class EncoderPool {
         if (this.closed) return Promise.reject(new SparrowError('POOL_CLOSED', 'the encoder pool is closed'));
         if (this.size === 0) {
           local ??= new LineEncoder(encoder, dense);
-          return local.encode(raw).then((batch) => ({ batch, encodedBy: -1 }));
+          const started = performance.now();
+          return local.encode(raw).then((batch) => ({ batch, encodedBy: -1, encodeMs: performance.now() - started }));
         }
         return new Promise((resolve, reject) => {
           const task: EncodeLinesTask = { kind: 'lines', taskId: this.nextTaskId++, session, encoderConfig, ...(denseConfig !== undefined ? { denseConfig } : {}), raw };
-          this.queue.push({ task, resolve: (reply, encodedBy) => resolve({ batch: (reply as { packed: PackedBatch }).packed, encodedBy }), reject });
+          this.queue.push({ task, resolve: (reply, encodedBy) => resolve({ batch: (reply as { packed: PackedBatch }).packed, encodedBy, encodeMs: (reply as { encodeMs?: number }).encodeMs ?? 0 }), reject });
           this.dispatch();
         });
       },

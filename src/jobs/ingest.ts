@@ -22,7 +22,7 @@ export interface IngestOptions {
 }
 
 /** What an import reports: the runner's counts, plus where the input came from and the rate. */
-export type IngestSummary = Pick<IngestionResult, 'indexed' | 'updated' | 'rejected' | 'duplicateIds' | 'errors' | 'warnings' | 'elapsedMs' | 'stopped'> & {
+export type IngestSummary = Pick<IngestionResult, 'indexed' | 'updated' | 'rejected' | 'duplicateIds' | 'errors' | 'warnings' | 'elapsedMs' | 'stages' | 'stopped'> & {
   readonly source: string;
   readonly docsPerSecond: number;
 };
@@ -57,6 +57,7 @@ export async function ingestFile(collection: Collection, input: string, options:
       errors: result.errors,
       warnings: result.warnings,
       elapsedMs: result.elapsedMs,
+      stages: result.stages,
       docsPerSecond: result.elapsedMs > 0 ? ((result.indexed + result.updated) * 1000) / result.elapsedMs : 0,
       ...(result.stopped ? { stopped: result.stopped } : {}),
     };

@@ -72,6 +72,12 @@ export interface IngestionResult {
   readonly errors: RejectedDocument[];
   readonly warnings: string[];
   readonly elapsedMs: number;
+  /**
+   * Where the time went: encodeMs is the encoder threads' time parsing and encoding batches
+   * (summed over threads, so it can exceed elapsedMs), storeMs this thread's time committing them
+   * (term ids, SQLite transaction, the in-memory indexes following).
+   */
+  readonly stages: { readonly encodeMs: number; readonly storeMs: number };
   /** Position after the last committed batch. */
   readonly end: ResumePoint;
   /** failFast stopped the run at a rejected line. */
@@ -145,6 +151,8 @@ export async function runIngestion(collection: Collection, file: string, options
   let stopped: IngestionResult['stopped'];
   let interrupted = false;
   let end: ResumePoint = resume;
+  let encodeMs = 0;
+  let storeMs = 0;
   const inFlight: InFlightBatch[] = [];
   let batch = newBatch(resume);
 
@@ -224,7 +232,10 @@ export async function runIngestion(collection: Collection, file: string, options
       options.checkpoint?.save(committed);
       return committed;
     };
+    const storeStarted = performance.now();
     const committed = options.checkpoint ? options.checkpoint.db.transaction(commit).immediate() : commit();
+    storeMs += performance.now() - storeStarted;
+    encodeMs += packed?.encodeMs ?? 0;
     options.onBatchCommitted?.(committed);
     processed += committed.processed;
     indexed += committed.indexed;
@@ -318,6 +329,7 @@ export async function runIngestion(collection: Collection, file: string, options
     errors,
     warnings,
     elapsedMs: Date.now() - started,
+    stages: { encodeMs, storeMs },
     end,
     ...(stopped ? { stopped } : {}),
     ...(interrupted ? { interrupted } : {}),

@@ -354,6 +354,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
         segment_list: segments.segments,
         unsegmented: segments.tail,
         building: segments.building,
+        ...(segments.error ? { build_error: segments.error } : {}),
         bytes: { documents: documentBytes, segments: segmentBytes, total: documentBytes + segmentBytes },
       },
     };

@@ -291,6 +291,11 @@ export const collectionDetail = {
         },
         unsegmented: { type: 'integer', description: 'Documents not yet in an approximate-index segment.' },
         building: { type: 'boolean', description: 'A segment build or merge is running.' },
+        build_error: {
+          type: 'object',
+          description: 'Why the last segment build or merge failed (absent once one succeeds); the documents stay searchable exactly.',
+          properties: { code: { type: 'string' }, message: { type: 'string' } },
+        },
         bytes: {
           type: 'object',
           properties: { documents: { type: 'integer' }, segments: { type: 'integer' }, total: { type: 'integer' } },

@@ -43,6 +43,11 @@ t.test('graph file: a saved graph loads back; damage, truncation, other settings
   const query = Float32Array.from(vectors(4, 1)[0]!);
   t.same(Array.from(loaded.search(query, 10).docNumbers), Array.from(graph.search(query, 10).docNumbers), 'the loaded graph answers as the saved one');
   t.equal(fs.readdirSync(dir).length, 1, 'no temporary file is left behind');
+  // A save cut short by a crash leaves its temporary file; the next save removes it.
+  const leftover = path.join(dir, '.g.hnsw.999999999.tmp');
+  fs.writeFileSync(leftover, 'half a graph');
+  graph.saveGraph(file, 400);
+  t.notOk(fs.existsSync(leftover), 'a dead process\'s temporary file is removed by the next save');
 
   const expected = graph.graphSettings;
   const bytes = fs.readFileSync(file);

@@ -105,6 +105,7 @@ function fileCrc(fd: number, length: number): number {
  */
 export function writeGraphFile(file: string, footer: Omit<GraphFooter, 'payloadLength'>, savePayload: (temporary: string) => void): void {
   const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  removeDeadTemporaries(file);
   try {
     savePayload(temporary);
     const fd = fs.openSync(temporary, 'r+');
@@ -166,5 +167,32 @@ export function graphFileDimension(file: string): number | undefined {
     }
   } catch {
     return undefined;
+  }
+}
+
+/** Temporary files of `file` left by processes that died while saving (a live one's is kept). */
+function removeDeadTemporaries(file: string): void {
+  const prefix = `.${path.basename(file)}.`;
+  let names: string[];
+  try {
+    names = fs.readdirSync(path.dirname(file));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const match = name.startsWith(prefix) ? /^(\d+)\.tmp$/.exec(name.slice(prefix.length)) : null;
+    if (!match) continue;
+    const pid = Number(match[1]);
+    if (pid !== process.pid && processAlive(pid)) continue;
+    fs.rmSync(path.join(path.dirname(file), name), { force: true });
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM';
   }
 }

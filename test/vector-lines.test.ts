@@ -184,7 +184,7 @@ t.test('a file of mixed lines gives the same collection with and without encoder
   for (const workers of [0, 2]) {
     const c = engine.createCollection(`v${workers}`, { encoder: { type: 'precomputed', maxTerms: 64, maxTokenLength: 12 } });
     const summary = await ingestFile(c, file, { workers, batchSize: 97, format: 'vectors' });
-    summaries.push({ ...summary, elapsedMs: 0, docsPerSecond: 0, source: '' });
+    summaries.push({ ...summary, elapsedMs: 0, stages: { encodeMs: 0, storeMs: 0 }, docsPerSecond: 0, source: '' });
     const rows = engine.store.db
       .prepare('SELECT d.external_id, d.fields, d.vector FROM documents d WHERE collection_id = ? ORDER BY doc_number')
       .all(c.record.id) as { external_id: string; fields: string; vector: Buffer }[];

@@ -39,8 +39,15 @@ t.test('a version 5 database (documents WITHOUT ROWID) migrates to the rowid tab
   insert.run(0, 'a', '{"title":"A"}', encodeVector(Uint32Array.of(1, 4), Float32Array.of(0.5, 2)), Buffer.alloc(4), 'then', null);
   insert.run(2, 'c', '{}', encodeVector(Uint32Array.of(3), Float32Array.of(1)), Buffer.alloc(4), 'then', Buffer.from(Float32Array.of(1, 2).buffer));
   raw.close();
+  const warnings: string[] = [];
+  const onWarning = (warning: Error & { code?: string }) => warning.code === 'SPARROW_MIGRATION' && warnings.push(warning.message);
+  process.on('warning', onWarning);
   const store = Store.open(dir);
   t.teardown(() => store.close());
+  await new Promise((resolve) => setImmediate(resolve));
+  process.off('warning', onWarning);
+  t.match(warnings.join('\n'), /schema version 6 .*rewriting 2 rows of documents/, 'the rewrite is announced');
+  t.equal(store.db.pragma('freelist_count', { simple: true }), 0, 'and the freed pages are given back (VACUUM)');
   t.equal(store.db.pragma('user_version', { simple: true }), MIGRATIONS.at(-1)!.version);
   const table = store.db.prepare("SELECT sql FROM sqlite_master WHERE name = 'documents'").pluck().get() as string;
   t.notMatch(table, /WITHOUT ROWID/, 'documents is a rowid table now');

@@ -13,8 +13,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { deflateSync } from 'node:zlib';
 import { generateSynthetic } from '../src/bench/synthetic.js';
+import { plotRecallLatency } from '../src/eval/png-plot.js';
 import { buildSeismicIndex } from '../src/index/seismic/build.js';
 import { ExhaustiveSearcher } from '../src/index/seismic/exhaustive.js';
 import { indexByteSize } from '../src/index/seismic/index-data.js';
@@ -194,138 +194,17 @@ function main(): void {
   mkdirSync(options.out, { recursive: true });
   const name = `seismic-${options.docs}`;
   writeFileSync(join(options.out, `${name}.md`), report);
-  writeFileSync(join(options.out, `${name}.png`), plotRecallLatency(rows, options.cuts));
+  writeFileSync(join(options.out, `${name}.png`), plotSeismic(rows, options.cuts));
   log(`wrote ${join(options.out, name)}.md and .png`);
   wasm.dispose();
 }
 
-// ---------------------------------------------------------------------------------------------
-// A minimal chart: recall@k (x) against wasm p50 latency (y), one polyline per queryCut.
-
-const PALETTE: [number, number, number][] = [
-  [31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189], [140, 86, 75], [227, 119, 194], [127, 127, 127],
-];
-
-/** 3x5 glyphs for tick labels and titles (rows top to bottom, 3 bits each). */
-const GLYPHS: Record<string, number[]> = {
-  '0': [7, 5, 5, 5, 7], '1': [2, 6, 2, 2, 7], '2': [7, 1, 7, 4, 7], '3': [7, 1, 7, 1, 7], '4': [5, 5, 7, 1, 1],
-  '5': [7, 4, 7, 1, 7], '6': [7, 4, 7, 5, 7], '7': [7, 1, 1, 1, 1], '8': [7, 5, 7, 5, 7], '9': [7, 5, 7, 1, 7],
-  '.': [0, 0, 0, 0, 2], '@': [7, 5, 7, 4, 7], ' ': [0, 0, 0, 0, 0], '=': [0, 7, 0, 7, 0], '(': [1, 2, 2, 2, 1], ')': [4, 2, 2, 2, 4],
-  a: [0, 7, 1, 7, 7], c: [0, 7, 4, 4, 7], e: [7, 5, 7, 4, 7], l: [6, 2, 2, 2, 7], m: [0, 7, 7, 5, 5], p: [7, 5, 7, 4, 4],
-  q: [7, 5, 7, 1, 1], r: [0, 7, 4, 4, 4], s: [7, 4, 7, 1, 7], t: [2, 7, 2, 2, 3], u: [0, 5, 5, 5, 7], y: [5, 5, 7, 1, 7],
-  n: [0, 7, 5, 5, 5], i: [2, 0, 2, 2, 2], k: [4, 5, 6, 5, 5], w: [0, 5, 5, 7, 7], x: [0, 5, 2, 2, 5], o: [0, 7, 5, 5, 7],
-};
-
-class Canvas {
-  readonly pixels: Uint8Array;
-  constructor(readonly width: number, readonly height: number) {
-    this.pixels = new Uint8Array(width * height * 3).fill(255);
-  }
-  set(x: number, y: number, [r, g, b]: [number, number, number]): void {
-    if (x < 0 || y < 0 || x >= this.width || y >= this.height) return;
-    const at = (Math.round(y) * this.width + Math.round(x)) * 3;
-    this.pixels[at] = r;
-    this.pixels[at + 1] = g;
-    this.pixels[at + 2] = b;
-  }
-  line(x0: number, y0: number, x1: number, y1: number, color: [number, number, number]): void {
-    const steps = Math.max(Math.abs(x1 - x0), Math.abs(y1 - y0), 1);
-    for (let s = 0; s <= steps; s++) this.set(x0 + ((x1 - x0) * s) / steps, y0 + ((y1 - y0) * s) / steps, color);
-  }
-  dot(x: number, y: number, color: [number, number, number]): void {
-    for (let dx = -2; dx <= 2; dx++) for (let dy = -2; dy <= 2; dy++) if (dx * dx + dy * dy <= 5) this.set(x + dx, y + dy, color);
-  }
-  text(x: number, y: number, text: string, color: [number, number, number] = [0, 0, 0], scale = 2): void {
-    let cursor = x;
-    for (const char of text) {
-      const glyph = GLYPHS[char] ?? GLYPHS[' ']!;
-      for (let row = 0; row < 5; row++) {
-        for (let col = 0; col < 3; col++) {
-          if ((glyph[row]! >> (2 - col)) & 1) {
-            for (let sy = 0; sy < scale; sy++) for (let sx = 0; sx < scale; sx++) this.set(cursor + col * scale + sx, y + row * scale + sy, color);
-          }
-        }
-      }
-      cursor += 4 * scale;
-    }
-  }
-}
-
-function plotRecallLatency(rows: Row[], cuts: number[]): Buffer {
-  const canvas = new Canvas(800, 560);
-  const left = 80;
-  const right = 780;
-  const top = 30;
-  const bottom = 500;
-  const recalls = rows.map((r) => r.recall);
-  const latencies = rows.map((r) => r.wasm.p50);
-  const xMin = Math.max(0, Math.floor(Math.min(...recalls) * 20) / 20);
-  const xMax = 1;
-  const yMax = Math.max(...latencies) * 1.1 || 1;
-  const px = (recall: number): number => left + ((recall - xMin) / (xMax - xMin || 1)) * (right - left);
-  const py = (latency: number): number => bottom - (latency / yMax) * (bottom - top);
-  const black: [number, number, number] = [0, 0, 0];
-  const grey: [number, number, number] = [210, 210, 210];
-  for (let i = 0; i <= 5; i++) {
-    const recall = xMin + ((xMax - xMin) * i) / 5;
-    canvas.line(px(recall), top, px(recall), bottom, grey);
-    canvas.text(px(recall) - 16, bottom + 8, recall.toFixed(2));
-    const latency = (yMax * i) / 5;
-    canvas.line(left, py(latency), right, py(latency), grey);
-    canvas.text(8, py(latency) - 5, latency.toFixed(2));
-  }
-  canvas.line(left, bottom, right, bottom, black);
-  canvas.line(left, top, left, bottom, black);
-  canvas.text(330, 535, 'recall@10');
-  canvas.text(8, 8, 'p50 ms (wasm)');
-  cuts.forEach((cut, i) => {
-    const color = PALETTE[i % PALETTE.length]!;
-    const series = rows.filter((r) => r.queryCut === cut).sort((a, b) => a.recall - b.recall);
-    for (let j = 1; j < series.length; j++) canvas.line(px(series[j - 1]!.recall), py(series[j - 1]!.wasm.p50), px(series[j]!.recall), py(series[j]!.wasm.p50), color);
-    for (const row of series) canvas.dot(px(row.recall), py(row.wasm.p50), color);
-    canvas.text(right - 150, top + 10 + 16 * i, `cut ${cut}`, color);
-  });
-  return encodePng(canvas.width, canvas.height, canvas.pixels);
-}
-
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-function crc32(bytes: Uint8Array): number {
-  let crc = 0xffffffff;
-  for (const byte of bytes) crc = CRC_TABLE[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
-  return (crc ^ 0xffffffff) >>> 0;
-}
-
-function chunk(type: string, data: Uint8Array): Buffer {
-  const head = Buffer.alloc(8);
-  head.writeUInt32BE(data.length, 0);
-  head.write(type, 4, 'ascii');
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(Buffer.concat([head.subarray(4), data])), 0);
-  return Buffer.concat([head, data, crc]);
-}
-
-/** 8-bit RGB PNG: each scanline is prefixed with filter type 0, then deflated as one IDAT. */
-function encodePng(width: number, height: number, rgb: Uint8Array): Buffer {
-  const raw = Buffer.alloc((width * 3 + 1) * height);
-  for (let y = 0; y < height; y++) {
-    raw[y * (width * 3 + 1)] = 0;
-    raw.set(rgb.subarray(y * width * 3, (y + 1) * width * 3), y * (width * 3 + 1) + 1);
-  }
-  const header = Buffer.alloc(13);
-  header.writeUInt32BE(width, 0);
-  header.writeUInt32BE(height, 4);
-  header[8] = 8;
-  header[9] = 2;
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', deflateSync(raw)), chunk('IEND', new Uint8Array(0))]);
+// A chart of recall@k (x) against wasm p50 latency (y), one polyline per queryCut.
+function plotSeismic(rows: Row[], cuts: number[]): Buffer {
+  return plotRecallLatency(
+    cuts.map((cut) => ({ label: `cut ${cut}`, points: rows.filter((r) => r.queryCut === cut).map((r) => ({ recall: r.recall, latencyMs: r.wasm.p50 })) })),
+    { xLabel: 'recall@10', yLabel: 'p50 ms (wasm)' },
+  );
 }
 
 main();

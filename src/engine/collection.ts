@@ -16,6 +16,7 @@ import { DenseSide, type DenseOutcome, type SavedGraph } from './dense-side.js';
 import { StoreDocumentView, type DocumentView } from './document-view.js';
 import path from 'node:path';
 import roaring from 'roaring';
+import { SeededRandom } from '../index/seismic/random.js';
 
 const { RoaringBitmap32 } = roaring;
 
@@ -126,7 +127,7 @@ export const DEFAULT_K = 10;
  * Every entry point (CLI, server, evaluation) writes and searches through this class.
  */
 export class Collection {
-  readonly record: CollectionRecord;
+  record: CollectionRecord;
   readonly encoder: SparseEncoder;
   /** The dense side, for collections created with one. */
   readonly dense: DenseSide | undefined;
@@ -136,7 +137,7 @@ export class Collection {
   /** Liveness, ids and weights from the store, for the approximate side when the exact index is not loaded. */
   private view: StoreDocumentView | undefined;
   private segments: SegmentSet | undefined;
-  readonly segmentSettings: SegmentSettings;
+  segmentSettings: SegmentSettings;
   /** SQLite's data_version when the index was last known to match the database. */
   private seenDataVersion = -1;
 
@@ -335,6 +336,46 @@ export class Collection {
         return { name, docCount: s?.docCount ?? 0, sumTotalTermFreq: s?.sumTotalTermFreq ?? 0 };
       }),
     };
+  }
+
+  /**
+   * Stores new default query parameters (queryCut, heapFactor) with the collection, and a record
+   * of how they were chosen; searches without their own parameters use them from now on.
+   */
+  setQueryDefaults(query: { readonly queryCut: number; readonly heapFactor: number }, tuned: Readonly<Record<string, unknown>>): void {
+    const indexSettings = { ...this.record.indexSettings, query, tuned };
+    const settings = segmentSettings(indexSettings);
+    this.store.updateIndexSettings(this.record.id, indexSettings);
+    this.record = { ...this.record, indexSettings };
+    this.segmentSettings = settings;
+    this.segments?.setQueryDefaults(settings.query);
+  }
+
+  /**
+   * Up to `count` live documents drawn at random (seeded) as queries: each one's `terms` heaviest
+   * components as {term: weight}. For learned-sparse collections, whose documents and queries
+   * share one weighting.
+   */
+  sampleDocumentQueries(count: number, seed: number, terms: number): { id: string; query: Record<string, number> }[] {
+    const random = new SeededRandom(seed);
+    const chosen: string[] = [];
+    let seen = 0;
+    // Reservoir sampling over the live documents, in doc-number order.
+    this.store.forEachLiveDocument(this.record.id, (_docNumber, externalId) => {
+      seen++;
+      if (chosen.length < count) chosen.push(externalId);
+      else {
+        const slot = random.nextInt(seen);
+        if (slot < count) chosen[slot] = externalId;
+      }
+    });
+    return chosen.map((id) => {
+      const stored = this.store.getDocument(this.record.id, id)!;
+      const order = Array.from(stored.indices.keys()).sort((a, b) => stored.values[b]! - stored.values[a]! || stored.indices[a]! - stored.indices[b]!);
+      const query: Record<string, number> = {};
+      for (const i of order.slice(0, terms)) query[this.dictionary.entry(stored.indices[i]!)!.text] = stored.values[i]!;
+      return { id, query };
+    });
   }
 
   /** Whether the exact in-memory index is loaded (a second copy of every vector; see ARCHITECTURE.md). */

@@ -133,7 +133,7 @@ export class SegmentSet {
     private readonly store: Store,
     private readonly collectionId: number,
     private readonly directory: string,
-    private readonly settings: SegmentSettings,
+    private settings: SegmentSettings,
     private readonly metadataForBuild: () => SegmentMetadata,
     private readonly externalId: (docNumber: number) => string,
   ) {
@@ -288,6 +288,11 @@ export class SegmentSet {
     });
     this.building = tracked;
     return tracked;
+  }
+
+  /** New default query parameters for searches from now on (a tuned setting). */
+  setQueryDefaults(query: SegmentSettings['query']): void {
+    this.settings = { ...this.settings, query };
   }
 
   get segmentCount(): number {

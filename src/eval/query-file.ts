@@ -27,6 +27,25 @@ export interface QueryFileResult {
   readonly modes: Record<string, number>;
 }
 
+/** The sparse queries of a JSON-lines file ({"id" or "_id", and "vector": {"token": weight} or "text"}). */
+export async function readSparseQueries(file: string): Promise<{ id: string; query: SearchRequest['query'] & object }[]> {
+  const { stream } = openInput(file);
+  const queries: { id: string; query: SearchRequest['query'] & object }[] = [];
+  for await (const entry of readJsonLines(stream)) {
+    if (entry.error) throw new SparrowError(entry.error.code, `${file}: ${entry.error.message}`, { line: entry.line });
+    const value = entry.value as { id?: unknown; _id?: unknown; vector?: unknown; text?: unknown } | null;
+    const id = value?.id ?? value?._id;
+    if (typeof id !== 'string' && typeof id !== 'number') throw new SparrowError('INVALID_QUERY_FILE', `${file}: line ${entry.line} has no "id"`, { line: entry.line });
+    const query = value?.vector ?? value?.text;
+    const isVector = query !== null && typeof query === 'object' && !Array.isArray(query);
+    if (typeof query !== 'string' && !isVector) {
+      throw new SparrowError('INVALID_QUERY_FILE', `${file}: line ${entry.line} needs "vector" ({"token": weight}) or "text"`, { line: entry.line });
+    }
+    queries.push({ id: String(id), query: query as SearchRequest['query'] & object });
+  }
+  return queries;
+}
+
 /**
  * Runs every query of a JSON-lines file ({"id" or "_id", and "vector": {"token": weight} or
  * "text", and/or "dense_vector": [...] for collections with a dense side}) against a collection,

@@ -306,6 +306,11 @@ export class Store {
     }));
   }
 
+  /** Replaces a collection's stored index settings (JSON). */
+  updateIndexSettings(collectionId: number, settings: Readonly<Record<string, unknown>>): void {
+    this.db.prepare('UPDATE collections SET index_settings = ? WHERE id = ?').run(JSON.stringify(settings), collectionId);
+  }
+
   /** The doc number the next written document will get: every document so far is numbered below it. */
   nextDocNumber(collectionId: number): number {
     return (this.statements.nextDocNumber.get(collectionId) as { next_doc_number: number }).next_doc_number;

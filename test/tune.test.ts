@@ -1,0 +1,118 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import t, { type Test } from 'tap';
+import { generateSynthetic } from '../src/bench/synthetic.js';
+import { Engine } from '../src/engine/engine.js';
+import { paretoMarked, tuneRecall, writeTuneReport } from '../src/eval/recall-tune.js';
+import { rowOf } from '../src/index/sparse-matrix.js';
+import { runCli } from './support/cli.js';
+import { tempDir } from './support/tmp.js';
+
+const synthetic = generateSynthetic({ docs: 3000, queries: 30, seed: 12 });
+
+function vectorLine(row: number, prefix: string, matrix = synthetic.docs): string {
+  const { indices, values } = rowOf(matrix, row);
+  const vector: Record<string, number> = {};
+  for (let i = 0; i < indices.length; i++) vector[`t${indices[i]}`] = values[i]!;
+  return JSON.stringify({ id: `${prefix}${row}`, vector });
+}
+
+async function indexedCollection(t: Test): Promise<string> {
+  const dataDir = tempDir(t);
+  const file = path.join(dataDir, 'docs.jsonl');
+  fs.writeFileSync(file, Array.from({ length: synthetic.docs.rows }, (_, row) => vectorLine(row, 'd')).join('\n') + '\n');
+  const indexed = await runCli(['index', 'c', '--vectors', file, '--build-segments', '--data-dir', dataDir]);
+  t.equal(indexed.code, 0, indexed.stderr);
+  return dataDir;
+}
+
+t.test('paretoMarked keeps exactly the settings nothing beats on both recall and latency', (t) => {
+  const points = [
+    { recall: 0.9, p50Ms: 1 },
+    { recall: 0.95, p50Ms: 2 },
+    { recall: 0.93, p50Ms: 2.5 },
+    { recall: 0.95, p50Ms: 2 },
+    { recall: 0.99, p50Ms: 4 },
+  ];
+  t.same(paretoMarked(points).map((p) => p.pareto), [true, true, false, true, true], 'ties on both stay on the front; a slower, worse one does not');
+  t.end();
+});
+
+t.test('sparrow tune picks the fastest setting reaching the target, stores it, and reports the Pareto front', async (t) => {
+  const dataDir = await indexedCollection(t);
+  const out = path.join(dataDir, 'report');
+  const dry = await runCli(['tune', 'c', '--target-recall', '0.9', '--sample', '60', '--dry-run', '--json', '--out', out, '--data-dir', dataDir]);
+  t.equal(dry.code, 0, dry.stderr);
+  let engine = Engine.open(dataDir);
+  t.notOk(engine.collection('c').record.indexSettings['tuned'], '--dry-run stores nothing');
+  engine.close();
+
+  const tuned = await runCli(['tune', 'c', '--target-recall', '0.9', '--sample', '60', '--seed', '3', '--json', '--out', out, '--data-dir', dataDir]);
+  t.equal(tuned.code, 0, tuned.stderr);
+  const result = JSON.parse(tuned.stdout);
+  t.equal(result.queries, 60);
+  t.equal(result.points.length, 13 * 8, 'every setting of the grid is measured');
+  const reaching = result.points.filter((p: { recall: number }) => p.recall >= 0.9);
+  t.ok(result.chosen.recall >= 0.9, `chosen recall ${result.chosen.recall}`);
+  t.equal(result.chosen.p50Ms, Math.min(...reaching.map((p: { p50Ms: number }) => p.p50Ms)), 'the fastest of the settings reaching the target');
+  t.ok(result.chosen.pareto, 'the choice is on the Pareto front');
+  t.match(fs.readFileSync(path.join(out, 'report.md'), 'utf8'), /## Pareto front[\s\S]*\| queryCut \| heapFactor \| recall@10 \| p50 ms \| p99 ms \|/);
+  t.same([...fs.readFileSync(path.join(out, 'report.png')).subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'report.png is a PNG');
+
+  engine = Engine.open(dataDir);
+  t.teardown(() => engine.close());
+  const collection = engine.collection('c');
+  t.same(collection.segmentSettings.query, { queryCut: result.chosen.queryCut, heapFactor: result.chosen.heapFactor }, 'the choice is the collection default');
+  t.match(collection.record.indexSettings['tuned'], { targetRecall: 0.9, k: 10, queries: 60, source: 'sample', recall: Math.round(result.chosen.recall * 1e4) / 1e4 }, 'with how it was chosen');
+  // Measured again here, independently: the same sampled queries under the stored default.
+  let found = 0;
+  let wanted = 0;
+  for (const { query } of collection.sampleDocumentQueries(60, 3, 32)) {
+    const exact = new Set(collection.search({ query, k: 10, mode: 'exact' }).hits.map((h) => h.id));
+    const approximate = collection.search({ query, k: 10, mode: 'approximate' }).hits.map((h) => h.id);
+    found += approximate.filter((id) => exact.has(id)).length;
+    wanted += exact.size;
+  }
+  t.equal(found / wanted, result.chosen.recall, 'searches with no parameters now get exactly the recall reported');
+});
+
+t.test('sparrow tune: bad targets, no segments, empty collections, BM25 without queries, queries that match nothing', async (t) => {
+  const dataDir = await indexedCollection(t);
+  for (const target of ['0', '1.5', '-0.2', 'high']) {
+    const run = await runCli(['tune', 'c', `--target-recall=${target}`, '--data-dir', dataDir]);
+    t.equal(run.code, 2, `--target-recall ${target}: usage error`);
+    t.match(run.stderr, /--target-recall must be in \(0, 1\]/);
+  }
+  t.match((await runCli(['tune', 'c', '--data-dir', dataDir])).stderr, /--target-recall is required/);
+  t.match((await runCli(['tune', 'c', '--target-recall', '0.9', '--queries', 'q.jsonl', '--sample', '5', '--data-dir', dataDir])).stderr, /not both/);
+
+  const queryFile = path.join(dataDir, 'nothing.jsonl');
+  fs.writeFileSync(queryFile, JSON.stringify({ id: 'q1', vector: { unseen_token: 1 } }) + '\n');
+  const nothing = await runCli(['tune', 'c', '--target-recall', '0.9', '--queries', queryFile, '--data-dir', dataDir]);
+  t.equal(nothing.code, 1);
+  t.match(nothing.stderr, /\[TUNE_NO_RESULTS\]/, 'queries without exact results are a coded error');
+
+  // A grid that cannot reach the target: said so, nothing stored.
+  {
+    const engine = Engine.open(dataDir);
+    const collection = engine.collection('c');
+    const result = await tuneRecall(collection, { targetRecall: 1, sample: 40, queryCuts: [1], heapFactors: [0.5] });
+    t.equal(result.chosen, undefined, `queryCut 1 reaches recall ${result.points[0]!.recall.toFixed(3)}, not 1`);
+    t.notOk(result.applied);
+    t.notOk(collection.record.indexSettings['tuned'], 'nothing is stored');
+    const report = writeTuneReport(result, path.join(dataDir, 'unreachable'));
+    t.match(fs.readFileSync(report.markdown, 'utf8'), /No setting on the grid reaches 1/);
+    engine.close();
+  }
+
+  const engine = Engine.open(dataDir);
+  engine.createCollection('empty', { encoder: { type: 'precomputed' } });
+  engine.createCollection('unbuilt', { encoder: { type: 'precomputed' }, index: { segmentMinDocs: 100000 } }).upsert([{ id: 'a', fields: { vector: { t1: 1 } } }]);
+  engine.createCollection('text').upsert([{ id: 'a', fields: { text: 'white matter' } }]);
+  await engine.collection('text').buildSegments({ force: true });
+  engine.close();
+  t.match((await runCli(['tune', 'empty', '--target-recall', '0.9', '--data-dir', dataDir])).stderr, /\[EMPTY_COLLECTION\]/);
+  t.match((await runCli(['tune', 'unbuilt', '--target-recall', '0.9', '--data-dir', dataDir])).stderr, /\[NO_SEGMENTS\] .*build them first/);
+  t.match((await runCli(['tune', 'text', '--target-recall', '0.9', '--data-dir', dataDir])).stderr, /\[TUNE_NEEDS_QUERIES\]/);
+  t.match((await runCli(['tune', 'missing', '--target-recall', '0.9', '--data-dir', dataDir])).stderr, /\[COLLECTION_NOT_FOUND\]/);
+});

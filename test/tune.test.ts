@@ -4,6 +4,7 @@ import t, { type Test } from 'tap';
 import { generateSynthetic } from '../src/bench/synthetic.js';
 import { Engine } from '../src/engine/engine.js';
 import { paretoMarked, tuneRecall, writeTuneReport } from '../src/eval/recall-tune.js';
+import { SeededRandom } from '../src/index/seismic/random.js';
 import { rowOf } from '../src/index/sparse-matrix.js';
 import { runCli } from './support/cli.js';
 import { tempDir } from './support/tmp.js';
@@ -115,4 +116,22 @@ t.test('sparrow tune: bad targets, no segments, empty collections, BM25 without 
   t.match((await runCli(['tune', 'unbuilt', '--target-recall', '0.9', '--data-dir', dataDir])).stderr, /\[NO_SEGMENTS\] .*build them first/);
   t.match((await runCli(['tune', 'text', '--target-recall', '0.9', '--data-dir', dataDir])).stderr, /\[TUNE_NEEDS_QUERIES\]/);
   t.match((await runCli(['tune', 'missing', '--target-recall', '0.9', '--data-dir', dataDir])).stderr, /\[COLLECTION_NOT_FOUND\]/);
+});
+
+t.test('sparrow tune on a BM25 collection with a file of text queries', async (t) => {
+  const dataDir = tempDir(t);
+  const words = ['white', 'matter', 'diffusion', 'infant', 'vitamin', 'bone', 'fracture', 'gene', 'tumour', 'hypoxia', 'statin', 'heart', 'protein', 'folding', 'sparse', 'retrieval'];
+  const random = new SeededRandom(5);
+  const text = (n: number) => Array.from({ length: n }, () => words[random.nextInt(words.length)]!).join(' ');
+  const corpus = path.join(dataDir, 'corpus.jsonl');
+  fs.writeFileSync(corpus, Array.from({ length: 1500 }, (_, i) => JSON.stringify({ _id: `p${i}`, title: text(4), text: text(30) })).join('\n') + '\n');
+  t.equal((await runCli(['index', 'papers', corpus, '--build-segments', '--data-dir', dataDir])).code, 0);
+  const queries = path.join(dataDir, 'queries.jsonl');
+  fs.writeFileSync(queries, Array.from({ length: 20 }, (_, i) => JSON.stringify({ _id: `q${i}`, text: text(3) })).join('\n') + '\n');
+  const run = await runCli(['tune', 'papers', '--target-recall', '0.8', '--queries', queries, '--json', '--out', path.join(dataDir, 'out'), '--data-dir', dataDir]);
+  t.equal(run.code, 0, run.stderr);
+  const result = JSON.parse(run.stdout);
+  t.equal(result.source, 'file');
+  t.equal(result.queries, 20, 'every text query matched');
+  t.ok(result.chosen.recall >= 0.8, `chosen recall ${result.chosen.recall}`);
 });

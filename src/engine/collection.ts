@@ -15,6 +15,7 @@ import type { DenseIndex, DenseSearchResult } from '../index/dense/exact.js';
 import { DenseSide, type DenseOutcome, type SavedGraph } from './dense-side.js';
 import { StoreDocumentView, type DocumentView } from './document-view.js';
 import path from 'node:path';
+import { crc32 } from 'node:zlib';
 import roaring from 'roaring';
 import { SeededRandom } from '../index/seismic/random.js';
 
@@ -616,6 +617,7 @@ export class Collection {
   private savedGraph(): SavedGraph {
     return {
       file: path.join(this.store.dataDir, 'segments', String(this.record.id), DENSE_GRAPH_FILE),
+      owner: crc32(`${this.record.id}\n${this.record.name}\n${this.record.createdAt}`),
       nextDocNumber: () => this.store.nextDocNumber(this.record.id),
       isAlive: (docNumber) => this.documents().isAlive(docNumber),
       vectorsFrom: (docNumber) => this.store.iterateDense(this.record.id, docNumber),

@@ -12,6 +12,8 @@ import { SparrowError } from './errors.js';
 /** Where a collection's HNSW graph is saved, and what bringing a loaded one up to date needs. */
 export interface SavedGraph {
   readonly file: string;
+  /** The collection's tag in the file's footer (see GraphFooter.owner). */
+  readonly owner: number;
   /** The collection's next doc number (every document so far is numbered below it). */
   readonly nextDocNumber: () => number;
   readonly isAlive: (docNumber: number) => boolean;
@@ -191,7 +193,7 @@ export class DenseSide {
     if (!(this.index instanceof HnswDenseIndex) || !this.changedSinceSave) return;
     try {
       fs.mkdirSync(path.dirname(saved.file), { recursive: true });
-      this.index.saveGraph(saved.file, this.coversBelow);
+      this.index.saveGraph(saved.file, this.coversBelow, saved.owner);
       this.changedSinceSave = false;
     } catch (error) {
       saved.onProblem?.(`could not save the dense graph to ${saved.file}: ${(error as Error).message}`);
@@ -219,7 +221,7 @@ export class DenseSide {
     const graph = this.newIndex(dimension, tieKey) as HnswDenseIndex;
     let footer;
     try {
-      footer = graph.loadGraph(saved.file);
+      footer = graph.loadGraph(saved.file, saved.owner);
     } catch (error) {
       saved.onProblem?.(`the saved dense graph is not used (${(error as Error).message}); it is rebuilt`);
       return undefined;

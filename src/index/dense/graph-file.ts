@@ -26,6 +26,11 @@ export interface GraphSettings {
 }
 
 export interface GraphFooter extends GraphSettings {
+  /**
+   * Which collection the graph belongs to (a checksum of its id, name and creation time; 0 when
+   * not given): a file left by a deleted collection whose id was reused is not taken for its own.
+   */
+  readonly owner: number;
   readonly payloadLength: number;
   /** Vectors in the graph when it was saved. */
   readonly size: number;
@@ -33,7 +38,7 @@ export interface GraphFooter extends GraphSettings {
   readonly coversBelow: number;
 }
 
-export type GraphFileProblem = 'missing' | 'truncated' | 'bad-magic' | 'unknown-version' | 'checksum' | 'settings';
+export type GraphFileProblem = 'missing' | 'truncated' | 'bad-magic' | 'unknown-version' | 'checksum' | 'settings' | 'owner';
 
 export class GraphFileError extends Error {
   constructor(
@@ -59,7 +64,7 @@ function encodeFooter(footer: GraphFooter, payloadCrc: number): Buffer {
   bytes.writeUInt8(QUANTIZATION_CODES[footer.quantization], 33);
   bytes.writeUInt16LE(footer.connectivity, 34);
   bytes.writeUInt32LE(payloadCrc, 36);
-  bytes.writeUInt32LE(0, 40);
+  bytes.writeUInt32LE(footer.owner >>> 0, 40);
   bytes.writeUInt32LE(crc32(bytes.subarray(0, 44)), 44);
   return bytes;
 }
@@ -71,7 +76,7 @@ function decodeFooter(bytes: Buffer, file: string): { footer: GraphFooter; paylo
   if (version !== GRAPH_FORMAT_VERSION) throw new GraphFileError('unknown-version', `${file} has format version ${version}; this sparrow reads ${GRAPH_FORMAT_VERSION}`);
   const metric = (Object.keys(METRIC_CODES) as (keyof typeof METRIC_CODES)[]).find((name) => METRIC_CODES[name] === bytes.readUInt8(32));
   const quantization = (Object.keys(QUANTIZATION_CODES) as (keyof typeof QUANTIZATION_CODES)[]).find((name) => QUANTIZATION_CODES[name] === bytes.readUInt8(33));
-  if (!metric || !quantization || bytes.readUInt32LE(40) !== 0) throw new GraphFileError('unknown-version', `${file} has settings codes this sparrow does not know`);
+  if (!metric || !quantization) throw new GraphFileError('unknown-version', `${file} has settings codes this sparrow does not know`);
   return {
     footer: {
       dimension: bytes.readUInt32LE(12),
@@ -81,6 +86,7 @@ function decodeFooter(bytes: Buffer, file: string): { footer: GraphFooter; paylo
       metric,
       quantization,
       connectivity: bytes.readUInt16LE(34),
+      owner: bytes.readUInt32LE(40),
     },
     payloadCrc: bytes.readUInt32LE(36),
   };
@@ -128,7 +134,7 @@ export function writeGraphFile(file: string, footer: Omit<GraphFooter, 'payloadL
  * Checks a graph file (footer, both checksums, settings) and returns its footer; the caller then
  * hands the file to usearch's load(). Throws GraphFileError saying what is wrong.
  */
-export function checkGraphFile(file: string, expected: GraphSettings): GraphFooter {
+export function checkGraphFile(file: string, expected: GraphSettings, owner = 0): GraphFooter {
   let fd: number;
   try {
     fd = fs.openSync(file, 'r');
@@ -145,6 +151,7 @@ export function checkGraphFile(file: string, expected: GraphSettings): GraphFoot
     for (const key of ['dimension', 'metric', 'quantization', 'connectivity'] as const) {
       if (footer[key] !== expected[key]) throw new GraphFileError('settings', `${file} was built with ${key} ${footer[key]}, the collection has ${expected[key]}`);
     }
+    if (footer.owner !== owner >>> 0) throw new GraphFileError('owner', `${file} belongs to another collection (owner ${footer.owner}, this one is ${owner >>> 0})`);
     if (fileCrc(fd, footer.payloadLength) !== payloadCrc) throw new GraphFileError('checksum', `${file}: the graph's checksum does not match`);
     return footer;
   } finally {

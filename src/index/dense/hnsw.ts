@@ -138,14 +138,14 @@ export class HnswDenseIndex implements DenseIndex {
     return { dimension: this.dimension, metric: this.metric, quantization: this.quantization, connectivity: this.connectivity };
   }
 
-  /** Saves the graph with a footer (graph-file.ts): every live document below coversBelow is in it. */
-  saveGraph(file: string, coversBelow: number): void {
-    writeGraphFile(file, { ...this.graphSettings, size: this.size, coversBelow }, (temporary) => this.index.save(temporary));
+  /** Saves the graph with a footer (graph-file.ts): every live document below coversBelow is in it; owner names its collection. */
+  saveGraph(file: string, coversBelow: number, owner = 0): void {
+    writeGraphFile(file, { ...this.graphSettings, owner, size: this.size, coversBelow }, (temporary) => this.index.save(temporary));
   }
 
   /** Replaces this index's contents by a saved graph; checks it first (throws GraphFileError). */
-  loadGraph(file: string): GraphFooter {
-    const footer = checkGraphFile(file, this.graphSettings);
+  loadGraph(file: string, owner = 0): GraphFooter {
+    const footer = checkGraphFile(file, this.graphSettings, owner);
     this.index.load(file);
     if (this.index.size() !== footer.size) throw new GraphFileError('checksum', `${file}: the graph holds ${this.index.size()} vectors, its footer says ${footer.size}`);
     return footer;

@@ -7,6 +7,7 @@ import { EncoderPool } from '../src/jobs/encoder-pool.js';
 import { JobManager } from '../src/jobs/manager.js';
 import { runIngestion, type CommittedBatch } from '../src/jobs/runner.js';
 import { buildApp, type AppOptions } from '../src/server/app.js';
+import { runCli } from './support/cli.js';
 import { tempDir } from './support/tmp.js';
 
 type Test = { teardown: (fn: () => unknown) => void };
@@ -263,4 +264,53 @@ t.test('searches over loopback HTTP are answered while a bulk job runs', async (
   t.ok(seen.some((n) => n > 0 && n < Math.ceil(16_000 / 23)), 'some searches saw the collection part-way');
   const final = (await (await post('/collections/c/search', { query: 'topic7', k: 10_000, fields: false })).json()) as { hits: unknown[] };
   t.equal(final.hits.length, Math.floor(16_000 / 23) + (16_000 % 23 > 7 ? 1 : 0));
+});
+
+/** 300 small vector lines, then 300 of 16,000 distinct tokens each (their token tables need far more than 48 MB). */
+function heapHungryLines(): string[] {
+  const small = Array.from({ length: 300 }, (_, i) => JSON.stringify({ id: `s${i}`, vector: { a: 1, b: 2 } }));
+  const big = Array.from({ length: 300 }, (_, i) => {
+    const vector: Record<string, number> = {};
+    for (let j = 0; j < 16000; j++) vector[`t${i}_${j}`] = 1;
+    return JSON.stringify({ id: `b${i}`, vector });
+  });
+  return [...small, ...big];
+}
+
+t.test('an encoder thread that dies (past its heap limit) fails the job with a coded error; the server goes on', async (t) => {
+  process.env['SPARROW_WORKER_HEAP_MB'] = '48';
+  t.teardown(() => delete process.env['SPARROW_WORKER_HEAP_MB']);
+  const { app, engine, importDir } = setup(t);
+  await app.inject({ method: 'POST', url: '/collections', payload: { name: 'v', encoder: { type: 'precomputed' } } });
+  writeFile(importDir, 'hungry.jsonl', heapHungryLines());
+  const created = await app.inject({ method: 'POST', url: '/jobs', payload: { collection: 'v', source: { path: 'hungry.jsonl' }, batch_size: 100 } });
+  t.equal(created.statusCode, 202, created.body);
+  const job = await waitForJob(app, created.json().id);
+  t.equal(job.status, 'failed');
+  t.equal(job.error.code, 'ENCODER_WORKER_FAILED', job.error.message);
+  t.match(job.error.message, /memory limit/);
+  t.equal(countRows(engine, 'v').rows, job.progress.indexed, 'what the job acknowledged is stored, nothing more');
+  t.ok(job.progress.indexed >= 100, `${job.progress.indexed} documents committed before the thread died stay`);
+  const detail = await app.inject({ method: 'GET', url: '/collections/v' });
+  t.equal(detail.statusCode, 200, 'the server still answers');
+  const search = await app.inject({ method: 'POST', url: '/collections/v/search', payload: { query: { a: 1 }, k: 3 } });
+  t.equal(search.statusCode, 200, search.body);
+  // The next job gets a fresh thread.
+  writeFile(importDir, 'small.jsonl', Array.from({ length: 50 }, (_, i) => JSON.stringify({ id: `n${i}`, vector: { c: 1 } })));
+  const next = await app.inject({ method: 'POST', url: '/jobs', payload: { collection: 'v', source: { path: 'small.jsonl' } } });
+  t.equal((await waitForJob(app, next.json().id)).status, 'completed', 'a later job completes on a new encoder thread');
+});
+
+t.test('sparrow index with SPARROW_WORKER_HEAP_MB: a dead encoder thread is a coded error, committed batches stay', async (t) => {
+  const dir = tempDir(t);
+  const file = writeFile(dir, 'hungry.jsonl', heapHungryLines());
+  const run = await runCli(['index', 'v', '--vectors', file, '--batch-size', '100', '--data-dir', path.join(dir, 'data')], { ...process.env, SPARROW_WORKER_HEAP_MB: '48' });
+  t.equal(run.code, 1);
+  t.match(run.stderr, /\[ENCODER_WORKER_FAILED\] an encoder worker stopped: .*memory limit/);
+  const engine = Engine.open(path.join(dir, 'data'));
+  t.teardown(() => engine.close());
+  t.ok(countRows(engine, 'v').rows >= 100, 'the batches before stay');
+  const bad = await runCli(['index', 'w', '--vectors', file, '--data-dir', path.join(dir, 'data')], { ...process.env, SPARROW_WORKER_HEAP_MB: 'lots' });
+  t.equal(bad.code, 1);
+  t.match(bad.stderr, /\[INVALID_ARGUMENT\] .*SPARROW_WORKER_HEAP_MB/);
 });

@@ -46,9 +46,22 @@ export class EncoderPool {
   private nextWorkerSerial = 0;
   private closed = false;
 
-  constructor(size = EncoderPool.defaultSize()) {
+  /**
+   * Heap limit of each encoder thread in MB (SPARROW_WORKER_HEAP_MB; none by default). A thread
+   * that runs past it dies alone: the batch it held fails with ENCODER_WORKER_FAILED, batches
+   * committed before stay, and the next batch gets a fresh thread.
+   */
+  readonly workerHeapMb: number | undefined;
+
+  constructor(size = EncoderPool.defaultSize(), options: { readonly workerHeapMb?: number } = {}) {
     if (!Number.isInteger(size) || size < 0) throw new SparrowError('INVALID_ARGUMENT', 'the encoder pool size must be an integer >= 0');
     this.size = size;
+    const fromEnvironment = process.env['SPARROW_WORKER_HEAP_MB'];
+    const heap = options.workerHeapMb ?? (fromEnvironment !== undefined && fromEnvironment !== '' ? Number(fromEnvironment) : undefined);
+    if (heap !== undefined && !(Number.isInteger(heap) && heap >= 8)) {
+      throw new SparrowError('INVALID_ARGUMENT', `the encoder threads' heap limit (SPARROW_WORKER_HEAP_MB) must be an integer number of MB >= 8, got ${JSON.stringify(fromEnvironment ?? heap)}`);
+    }
+    this.workerHeapMb = heap;
   }
 
   /** One worker per core beyond the main thread's, at least one, at most four. */
@@ -128,7 +141,10 @@ export class EncoderPool {
   }
 
   private spawn(): PoolWorker {
-    const worker = new Worker(new URL('./encode-worker.js', import.meta.url));
+    const worker = new Worker(
+      new URL('./encode-worker.js', import.meta.url),
+      this.workerHeapMb !== undefined ? { resourceLimits: { maxOldGenerationSizeMb: this.workerHeapMb } } : {},
+    );
     const entry: PoolWorker = { worker, serial: this.nextWorkerSerial++, current: undefined };
     worker.on('message', (reply: EncodeReply) => {
       const pending = entry.current;

@@ -1,54 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import readline from 'node:readline';
 import BetterSqlite3 from 'better-sqlite3';
 import t from 'tap';
-import { cliPath } from './support/paths.js';
+import { call, startServer, type Server } from './support/server.js';
 import { tempDir } from './support/tmp.js';
 
 const TOTAL = 24_000;
-
-interface Server {
-  readonly child: ChildProcess;
-  readonly address: string;
-  readonly exited: Promise<number | null>;
-}
-
-/** Starts `sparrow serve` as a real child process on a free loopback port. */
-async function startServer(t: { teardown: (fn: () => unknown) => void }, dataDir: string, importDir: string): Promise<Server> {
-  const child = spawn(
-    process.execPath,
-    [cliPath, 'serve', '--port', '0', '--data-dir', dataDir, '--import-dir', importDir, '--workers', '1', '--rate-limit', '0'],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LOG_LEVEL: 'info', SPARROW_ADMIN_KEYS: '', SPARROW_WRITE_KEYS: '', SPARROW_READ_KEYS: '' } },
-  );
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  let stderr = '';
-  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const address = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server did not start: ${stderr}`)), 30_000);
-    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-    void exited.then((code) => reject(new Error(`the server exited (${code}) before listening: ${stderr}`)));
-  });
-  return { child, address, exited };
-}
-
-async function call(server: Server, method: string, url: string, body?: unknown): Promise<{ status: number; json: any }> {
-  const res = await fetch(`${server.address}${url}`, {
-    method,
-    ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}),
-  });
-  return { status: res.status, json: await res.json() };
-}
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;

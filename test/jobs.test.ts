@@ -1,6 +1,4 @@
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import readline from 'node:readline';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import t from 'tap';
@@ -10,7 +8,7 @@ import { JobManager } from '../src/jobs/manager.js';
 import { runIngestion, type CommittedBatch } from '../src/jobs/runner.js';
 import { buildApp, type AppOptions } from '../src/server/app.js';
 import { runCli } from './support/cli.js';
-import { cliPath } from './support/paths.js';
+import { call, startServer } from './support/server.js';
 import { tempDir } from './support/tmp.js';
 
 type Test = { teardown: (fn: () => unknown) => void };
@@ -286,51 +284,31 @@ t.test('an encoder thread that dies (past its heap limit) fails the job with a c
   const dir = tempDir(t);
   const importDir = path.join(dir, 'import');
   fs.mkdirSync(importDir);
-  const child = spawn(process.execPath, [cliPath, 'serve', '--port', '0', '--data-dir', path.join(dir, 'data'), '--import-dir', importDir, '--workers', '1', '--rate-limit', '0'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, SPARROW_WORKER_HEAP_MB: '48', LOG_LEVEL: 'info', SPARROW_ADMIN_KEYS: '', SPARROW_WRITE_KEYS: '', SPARROW_READ_KEYS: '' },
-  });
-  t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  const address = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('the server did not start')), 30_000);
-    readline.createInterface({ input: child.stdout! }).on('line', (line) => {
-      const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-  });
-  const call = async (method: string, url: string, body?: unknown) => {
-    const res = await fetch(`${address}${url}`, { method, ...(body !== undefined ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) } : {}) });
-    return { status: res.status, json: (await res.json()) as any };
-  };
+  const server = await startServer(t, path.join(dir, 'data'), importDir, { SPARROW_WORKER_HEAP_MB: '48' });
   const finished = async (id: string) => {
     for (;;) {
-      const job = (await call('GET', `/jobs/${id}`)).json;
+      const job = (await call(server, 'GET', `/jobs/${id}`)).json;
       if (['completed', 'failed', 'cancelled'].includes(job.status)) return job;
       await new Promise((r) => setTimeout(r, 25));
     }
   };
-  t.equal((await call('POST', '/collections', { name: 'v', encoder: { type: 'precomputed' } })).status, 201);
+  t.equal((await call(server, 'POST', '/collections', { name: 'v', encoder: { type: 'precomputed' } })).status, 201);
   writeFile(importDir, 'hungry.jsonl', heapHungryLines());
-  const created = await call('POST', '/jobs', { collection: 'v', source: { path: 'hungry.jsonl' }, batch_size: 100 });
+  const created = await call(server, 'POST', '/jobs', { collection: 'v', source: { path: 'hungry.jsonl' }, batch_size: 100 });
   t.equal(created.status, 202);
   const job = await finished(created.json.id);
   t.equal(job.status, 'failed');
   t.equal(job.error.code, 'ENCODER_WORKER_FAILED', job.error.message);
   t.match(job.error.message, /memory limit/);
   t.ok(job.progress.indexed >= 100, `${job.progress.indexed} documents committed before the thread died stay`);
-  const detail = await call('GET', '/collections/v');
+  const detail = await call(server, 'GET', '/collections/v');
   t.equal(detail.status, 200, 'the server still answers');
   t.equal(detail.json.documents, job.progress.indexed, 'what the job acknowledged is stored, nothing more');
-  t.equal((await call('POST', '/collections/v/search', { query: { a: 1 }, k: 3 })).status, 200, 'and searches');
+  t.equal((await call(server, 'POST', '/collections/v/search', { query: { a: 1 }, k: 3 })).status, 200, 'and searches');
   writeFile(importDir, 'small.jsonl', Array.from({ length: 50 }, (_, i) => JSON.stringify({ id: `n${i}`, vector: { c: 1 } })));
-  const next = await call('POST', '/jobs', { collection: 'v', source: { path: 'small.jsonl' } });
+  const next = await call(server, 'POST', '/jobs', { collection: 'v', source: { path: 'small.jsonl' } });
   t.equal((await finished(next.json.id)).status, 'completed', 'a later job completes on a new encoder thread');
-  child.kill('SIGTERM');
+  server.child.kill('SIGTERM');
 });
 
 t.test('sparrow index with SPARROW_WORKER_HEAP_MB: a dead encoder thread is a coded error, committed batches stay', async (t) => {

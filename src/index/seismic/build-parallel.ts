@@ -132,20 +132,30 @@ function kernelLayout(docs: SparseMatrix, params: SeismicBuildParams, threads: n
  * the others: this thread inverts the lists after its range.
  */
 export function splitDocuments(indptr: Uint32Array, rows: number, parts: number): [number, number][] {
-  const total = indptr[rows]!;
-  const shares = parts - 0.5;
+  return splitPrefixSums(indptr, rows, [0.5, ...Array.from({ length: parts - 1 }, () => 1)], true);
+}
+
+/**
+ * Consecutive ranges of [0, count) whose totals (prefix[to] - prefix[from]) follow `shares`; the
+ * last range ends at count. Empty ranges are kept (one per share) or dropped.
+ */
+function splitPrefixSums(prefix: Uint32Array, count: number, shares: readonly number[], keepEmpty: boolean): [number, number][] {
+  const total = prefix[count]!;
+  const sum = shares.reduce((a, b) => a + b, 0);
   const ranges: [number, number][] = [];
   let from = 0;
-  for (let p = 1; p <= parts; p++) {
+  let reached = 0;
+  shares.forEach((share, p) => {
+    reached += share;
     let to = from;
-    if (p === parts) to = rows;
+    if (p === shares.length - 1) to = count;
     else {
-      const target = (total * (p - 0.5)) / shares;
-      while (to < rows && indptr[to]! < target) to++;
+      const target = (total * reached) / sum;
+      while (to < count && prefix[to]! < target) to++;
     }
-    ranges.push([from, to]);
+    if (keepEmpty || to > from || p === shares.length - 1) ranges.push([from, to]);
     from = to;
-  }
+  });
   return ranges;
 }
 
@@ -156,20 +166,7 @@ export function defaultBuildThreads(): number {
 
 /** Consecutive term ranges with about equal numbers of kept postings. */
 export function splitByPostings(listStart: Uint32Array, dim: number, parts: number): [number, number][] {
-  const total = listStart[dim]!;
-  const ranges: [number, number][] = [];
-  let from = 0;
-  for (let p = 1; p <= parts; p++) {
-    let to = from;
-    if (p === parts) to = dim;
-    else {
-      const target = (total * p) / parts;
-      while (to < dim && listStart[to]! < target) to++;
-    }
-    if (to > from || p === parts) ranges.push([from, to]);
-    from = to;
-  }
-  return ranges;
+  return splitPrefixSums(listStart, dim, Array.from({ length: parts }, () => 1), false);
 }
 
 function toShared<T extends Uint32Array | Float32Array>(array: T): T {

@@ -47,7 +47,7 @@ Usage:
                                  (and a dense HNSW graph, saved beside the segments)
   sparrow search COLLECTION "query text" [-k 10] [--explain] [--json]
   sparrow search COLLECTION --vectors QUERIES -k 10 --out RUN   run a query file; writes RUN and RUN.latency.json
-      --mode auto|exact|approximate, --query-cut N, --heap-factor X, --filter JSON
+      --mode auto|exact|approximate|safe, --query-cut N, --heap-factor X, --filter JSON
       --dense-vector JSON, --retrieval auto|sparse|dense|hybrid, --fusion JSON   dense and hybrid search
   sparrow eval beir DIR --out OUT [--split test] [--fields flat|multifield] [--k 1000] [--keep-query-doc]
       --mode exact|approximate [--query-cut N] [--heap-factor X] [--index-settings JSON]
@@ -317,7 +317,7 @@ async function commandSearch(args: string[]): Promise<number> {
   }
   const fusion = values.fusion !== undefined ? jsonObjectOption(values.fusion, '--fusion', '{"method": "convex", "weights": [0.7, 0.3]}') : undefined;
   const mode = values.mode as string | undefined;
-  if (mode !== undefined && !['auto', 'exact', 'approximate'].includes(mode)) throw new UsageError('--mode must be auto, exact or approximate');
+  if (mode !== undefined && !['auto', 'exact', 'approximate', 'safe'].includes(mode)) throw new UsageError('--mode must be auto, exact, approximate or safe');
   const queryCut = positiveInt(values['query-cut'], '--query-cut');
   const heapFactorText = values['heap-factor'] as string | undefined;
   const heapFactor = heapFactorText === undefined ? undefined : Number(heapFactorText);
@@ -332,7 +332,7 @@ async function commandSearch(args: string[]): Promise<number> {
   }
   const approximate = queryCut !== undefined || heapFactor !== undefined ? { ...(queryCut ? { queryCut } : {}), ...(heapFactor !== undefined ? { heapFactor } : {}) } : undefined;
   const searchOptions = {
-    ...(mode ? { mode: mode as 'auto' | 'exact' | 'approximate' } : {}),
+    ...(mode ? { mode: mode as 'auto' | 'exact' | 'approximate' | 'safe' } : {}),
     ...(approximate ? { approximate } : {}),
     ...(filter ? { filter } : {}),
     ...(retrieval ? { retrieval: retrieval as 'auto' | 'sparse' | 'dense' | 'hybrid' } : {}),

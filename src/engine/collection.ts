@@ -47,14 +47,17 @@ export interface SearchRequest {
   readonly filter?: Filter;
   /**
    * "exact" scores every matching document (BM25 exactly as Lucene); "approximate" searches the
-   * Seismic segments plus the unbuilt tail; "auto" (default) is approximate once segments exist.
+   * Seismic segments plus the unbuilt tail; "auto" (default) is approximate once segments exist;
+   * "safe" returns the exact top-k of the segments' stored vectors, proven by block-max bounds
+   * without scoring every match (bit for bit the exact engine's answer where segments store f32
+   * weights and, for BM25, the statistics have not moved since the build).
    */
   readonly mode?: SearchMode;
   /** Per-query parameters of the approximate index. */
   readonly approximate?: { readonly queryCut?: number; readonly heapFactor?: number };
 }
 
-export type SearchMode = 'auto' | 'exact' | 'approximate';
+export type SearchMode = 'auto' | 'exact' | 'approximate' | 'safe';
 export type Retrieval = 'auto' | 'sparse' | 'dense' | 'hybrid';
 
 /** The saved HNSW graph's file name in the collection's segment directory (index-format/README.md). */
@@ -84,7 +87,7 @@ export interface SearchResponse {
   readonly hits: SearchHit[];
   readonly took_ms: number;
   /** How the sparse side was answered ("exact" also for dense-only answers). */
-  readonly mode: 'exact' | 'approximate';
+  readonly mode: 'exact' | 'approximate' | 'safe';
   /** Which sides answered. */
   readonly retrieval: 'sparse' | 'dense' | 'hybrid';
   /** Query terms absent from the collection (they cannot match anything). */
@@ -461,8 +464,8 @@ export class Collection {
   /** `docNumberOf`, when given, learns the doc number of every hit (hybrid search needs them). */
   private searchSparse(request: SearchRequest, k: number, encoded: EncodedQuery, started: bigint, docNumberOf?: Map<string, number>): SearchResponse {
     const requested = request.mode ?? 'auto';
-    if (requested !== 'auto' && requested !== 'exact' && requested !== 'approximate') {
-      throw new SparrowError('INVALID_MODE', `mode must be auto, exact or approximate, got ${JSON.stringify(requested)}`);
+    if (requested !== 'auto' && requested !== 'exact' && requested !== 'approximate' && requested !== 'safe') {
+      throw new SparrowError('INVALID_MODE', `mode must be auto, exact, approximate or safe, got ${JSON.stringify(requested)}`);
     }
     // The exact index is loaded only where it is needed: exact answers, explanations, and BM25's idf.
     const needsExactIndex = requested === 'exact' || request.explain === true || !this.approximateWithoutExactIndex();
@@ -485,10 +488,12 @@ export class Collection {
     const smallFilter = allow !== undefined && allow.size <= this.segmentSettings.filterExactBelow;
     // While documents are being packed from the store into segments, only the exact index sees them.
     const complete = segments !== undefined && segments.pendingOutsideTail === 0;
-    if (segments && !complete && requested === 'approximate') {
+    if (segments && !complete && (requested === 'approximate' || requested === 'safe')) {
       warnings.push(`${segments.pendingOutsideTail} documents are being built into segments; answered exactly meanwhile`);
     }
-    const useApproximate = segments !== undefined && complete && !smallFilter && (requested === 'approximate' || segments.segmentCount > 0);
+    const safe = requested === 'safe';
+    const useApproximate =
+      segments !== undefined && complete && (safe ? segments.segmentCount > 0 : !smallFilter && (requested === 'approximate' || segments.segmentCount > 0));
     let result: { docNumbers: Uint32Array; scores: Float64Array };
     if (useApproximate) {
       const dotWeights = documents.dotQueryWeights(query);
@@ -497,7 +502,7 @@ export class Collection {
       const extra = excluded ? excluded.size : 0;
       const candidates = segments.search(
         { termIds: query.termIds, weights: dotWeights },
-        { k: k + extra, ...approximateOptions, ...(allow ? { allow } : {}) },
+        { k: k + extra, ...(safe ? { safe } : approximateOptions), ...(allow ? { allow } : {}) },
       );
       const top = new TopK(k, (doc) => documents.externalId(doc));
       for (const c of candidates) {
@@ -524,7 +529,7 @@ export class Collection {
     return {
       hits,
       took_ms: elapsedMs(started),
-      mode: useApproximate ? 'approximate' : 'exact',
+      mode: useApproximate ? (safe ? 'safe' : 'approximate') : 'exact',
       retrieval: 'sparse',
       ...(resolved.unknown.length > 0 ? { unknown_terms: resolved.unknown } : {}),
       ...(warnings.length > 0 ? { warnings } : {}),

@@ -5,7 +5,8 @@ import roaring from 'roaring';
 import { ExactIndex, type ExactQuery } from '../index/exact.js';
 import type { DocumentView } from './document-view.js';
 import { DEFAULT_QUERY_PARAMS, resolveBuildParams, type SeismicBuildParams, type SeismicQueryParams } from '../index/seismic/params.js';
-import { openSeismicSearcher, type SeismicSearcher } from '../index/seismic/searcher.js';
+import { WasmSeismicSearcher } from '../index/seismic/query-wasm.js';
+import type { SearchResult } from '../index/seismic/search-api.js';
 import { readSegmentFileIntoSync, removeStaleSegmentTempFiles, type SegmentMetadata } from '../index/segment/segment-file.js';
 import { ScoringCore } from '../scoring/wasm-core.js';
 import type { SegmentRecord, Store } from '../store/store.js';
@@ -87,7 +88,7 @@ export interface BuildProgress {
 interface LoadedSegment {
   readonly record: SegmentRecord;
   readonly docNumbers: Uint32Array;
-  readonly searcher: SeismicSearcher;
+  readonly searcher: WasmSeismicSearcher;
   /** Tombstones: rows whose document was deleted or replaced after the segment was built. */
   readonly deletedRows: Bitmap;
   /** The same tombstones as dense bit words, the form the scoring core reads. */
@@ -100,6 +101,11 @@ export interface ApproximateOptions {
   readonly heapFactor?: number;
   /** Only these doc numbers may be returned. */
   readonly allow?: Bitmap;
+  /**
+   * The exact top-k of the stored vectors by block-max bounds (mode "safe") instead of Seismic's
+   * approximate lists; queryCut and heapFactor do not apply.
+   */
+  readonly safe?: boolean;
 }
 
 export interface Candidate {
@@ -374,7 +380,9 @@ export class SegmentSet {
       const excluded = options.allow ? this.excludedWithFilter(segment, options.allow) : segment.deletedWords;
       const segmentQuery = { indices: query.termIds.subarray(0, usable), values: query.weights.subarray(0, usable) };
       let depth = options.k;
-      let result = segment.searcher.search(segmentQuery, { k: depth, queryCut, heapFactor, excluded });
+      const run = (k: number): SearchResult =>
+        options.safe ? segment.searcher.safeSearch(segmentQuery, { k, excluded }) : segment.searcher.search(segmentQuery, { k, queryCut, heapFactor, excluded });
+      let result = run(depth);
       // A segment breaks ties by row; the collection breaks them by id. When the k-th score is tied
       // at the end of the list, widen the request until the whole tie group is in the candidates.
       while (
@@ -384,7 +392,7 @@ export class SegmentSet {
         result.scores[depth - 1] === result.scores[options.k - 1]
       ) {
         depth = Math.min(depth * 4, segment.docNumbers.length);
-        result = segment.searcher.search(segmentQuery, { k: depth, queryCut, heapFactor, excluded });
+        result = run(depth);
       }
       for (let i = 0; i < result.docs.length; i++) candidates.push({ docNumber: segment.docNumbers[result.docs[i]!]!, score: result.scores[i]! });
     }
@@ -576,7 +584,7 @@ export class SegmentSet {
     // A copy, taken first: the searcher's allocations may grow the memory and detach every view of it.
     const docNumbers = contents.docNumbers.slice();
     // decodeSegment has checked the checksums and the index's structure: no second pass here.
-    const searcher = openSeismicSearcher(contents.index, { defaults: this.settings.query, trusted: true, core });
+    const searcher = new WasmSeismicSearcher(contents.index, this.settings.query, { validate: false, core });
     const deletedRows = new RoaringBitmap32();
     for (let row = 0; row < docNumbers.length; row++) if (!full.isAlive(docNumbers[row]!)) deletedRows.add(row);
     const segment: LoadedSegment = { record, docNumbers, searcher, deletedRows, deletedWords: toWords(deletedRows, docNumbers.length) };

@@ -57,6 +57,9 @@ export interface CoreExports {
   lastBlocksSkipped(): number;
   lastDocsScored(): number;
   search(queryLength: number, k: number, queryCut: number, heapFactor: number, excludedWords: number): number;
+  buildSafe(blockSize: number): number;
+  safeArrayAt(which: number): number;
+  safeSearch(queryLength: number, k: number, excludedWords: number): number;
 }
 
 const STATUS_CODES: Record<number, ScoringCoreErrorCode> = {

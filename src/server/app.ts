@@ -462,7 +462,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
         fields?: boolean | string[];
         explain: boolean;
         filter?: Record<string, unknown>;
-        mode?: 'auto' | 'exact' | 'approximate';
+        mode?: 'auto' | 'exact' | 'approximate' | 'safe';
         approximate?: { query_cut?: number; heap_factor?: number };
       };
     }>(

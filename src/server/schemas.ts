@@ -171,9 +171,10 @@ export function searchBodySchema(limits: ServerLimits) {
       filter: { $ref: 'SearchFilter#' },
       mode: {
         type: 'string',
-        enum: ['auto', 'exact', 'approximate'],
+        enum: ['auto', 'exact', 'approximate', 'safe'],
         default: 'auto',
-        description: 'exact: every matching document is scored; approximate: the collection\'s approximate index; auto: approximate once segments exist.',
+        description:
+          'exact: every matching document is scored; approximate: the collection\'s approximate index; auto: approximate once segments exist; safe: the exact top-k of the segments\' stored vectors, proven by block-max bounds without scoring every match.',
       },
       approximate: {
         type: 'object',
@@ -232,7 +233,7 @@ export const searchResponse = {
       },
     },
     took_ms: { type: 'number' },
-    mode: { type: 'string', enum: ['exact', 'approximate'], description: 'How the sparse side was answered.' },
+    mode: { type: 'string', enum: ['exact', 'approximate', 'safe'], description: 'How the sparse side was answered.' },
     retrieval: { type: 'string', enum: ['sparse', 'dense', 'hybrid'], description: 'Which sides answered.' },
     unknown_terms: { type: 'array', items: { type: 'string' } },
     warnings: { type: 'array', items: { type: 'string' } },

@@ -3,6 +3,7 @@ import type { SparseVector } from '../sparse-matrix.js';
 import { SeismicError } from './errors.js';
 import { indexArrays, validateIndexData, type SeismicIndexData } from './index-data.js';
 import { DEFAULT_QUERY_PARAMS, resolveQueryParams, type SeismicQueryParams } from './params.js';
+import { safeBlockSize, type SafeBounds } from './safe-bounds.js';
 import { EMPTY_RESULT, validateQuery, type SearchOptions, type SearchResult, type SeismicSearcher } from './search-api.js';
 
 const VALUE_FORMAT_CODES = { f32: 0, f16: 1, u8: 2 } as const;
@@ -32,6 +33,14 @@ export class WasmSeismicSearcher implements SeismicSearcher {
   readonly dim: number;
   private core: ScoringCore | undefined;
   private readonly defaults: SeismicQueryParams;
+  /** Stored weights of the forward index (sizes the safe-mode bounds, built on first use). */
+  private readonly forwardEntries: number;
+  private safeReady = false;
+  /** Rows per safe-mode block. */
+  private readonly safeRows: number;
+  /** Milliseconds the safe bounds took to build, and their bytes (0 until the first safe query). */
+  safeBuildMs = 0;
+  safeBytes = 0;
 
   /**
    * `options.core`: an instance whose memory already holds the index arrays (see
@@ -40,7 +49,7 @@ export class WasmSeismicSearcher implements SeismicSearcher {
   constructor(
     index: SeismicIndexData,
     defaults: Partial<SeismicQueryParams> = {},
-    options: { validate?: boolean; memoryLimitBytes?: number; core?: ScoringCore } = {},
+    options: { validate?: boolean; memoryLimitBytes?: number; core?: ScoringCore; safeBlockSize?: number } = {},
   ) {
     if (options.validate !== false) validateIndexData(index);
     this.docCount = index.docCount;
@@ -81,6 +90,8 @@ export class WasmSeismicSearcher implements SeismicSearcher {
     );
     core.check(status, 'configuring the scoring core');
     this.core = core;
+    this.forwardEntries = index.forwardTerms.length;
+    this.safeRows = safeBlockSize(index.docCount, options.safeBlockSize);
   }
 
   /** Bytes of wasm linear memory this searcher uses. */
@@ -116,6 +127,74 @@ export class WasmSeismicSearcher implements SeismicSearcher {
     return {
       docs: views.u32.slice(docsAt, docsAt + resultCount),
       scores: views.f32.slice(scoresAt, scoresAt + resultCount),
+    };
+  }
+
+  /**
+   * The exact top-k over the segment's stored vectors, by block-max bounds (src/index/seismic/safe-bounds.ts):
+   * ties by row like search(). The bounds are built on the first call.
+   */
+  safeSearch(query: SparseVector, options: { k?: number; excluded?: Uint32Array } = {}): SearchResult {
+    const core = this.liveCore();
+    validateQuery(query, this.dim);
+    const k = options.k ?? this.defaults.k;
+    if (!Number.isInteger(k) || k < 0) throw new SeismicError('SEISMIC_BAD_PARAMS', `k must be a non-negative integer, got ${k}`);
+    if (k === 0 || this.docCount === 0 || query.indices.length === 0) return EMPTY_RESULT;
+    if (!this.safeReady) this.installSafeBounds(core);
+    const length = query.indices.length;
+    const exports = core.exports;
+    core.check(core.call(() => exports.reserveQuery(length)), 'reserving query buffers');
+    let views = core.views();
+    views.u32.set(query.indices, exports.queryTermsAt() >>> 2);
+    views.f32.set(query.values, exports.queryValuesAt() >>> 2);
+    let excludedWords = 0;
+    const excluded = options.excluded;
+    if (excluded !== undefined && excluded.length > 0) {
+      excludedWords = Math.min(excluded.length, exports.bitsetWordCount());
+      views.u32.set(excluded.subarray(0, excludedWords), exports.excludedAt() >>> 2);
+    }
+    const resultCount = core.check(core.call(() => exports.safeSearch(length, Math.min(k, this.docCount), excludedWords)), 'safe search');
+    views = core.views();
+    const docsAt = exports.resultDocsAt() >>> 2;
+    const scoresAt = exports.resultScoresAt() >>> 2;
+    return {
+      docs: views.u32.slice(docsAt, docsAt + resultCount),
+      scores: views.f32.slice(scoresAt, scoresAt + resultCount),
+    };
+  }
+
+  private installSafeBounds(core: ScoringCore): void {
+    const started = performance.now();
+    const before = core.usedBytes;
+    const n = this.docCount;
+    // Room for the temporaries and the largest possible lists (one entry per stored weight).
+    const nnz = this.forwardEntries;
+    core.ensureFits(n * 24 + this.dim * 28 + nnz * 3, `the safe-mode bounds of ${n} documents`);
+    core.check(core.call(() => core.exports.buildSafe(this.safeRows)), 'building the safe-mode bounds');
+    this.safeReady = true;
+    this.safeBytes = core.usedBytes - before;
+    this.safeBuildMs = performance.now() - started;
+  }
+
+  /** Copies of the safe-mode bounds the core built (for tests against buildSafeBounds). */
+  safeBoundsArrays(): SafeBounds {
+    const core = this.liveCore();
+    if (!this.safeReady) this.installSafeBounds(core);
+    const exports = core.exports;
+    const views = core.views();
+    const dim = this.dim;
+    const listStart = views.u32.slice(exports.safeArrayAt(1) >>> 2, (exports.safeArrayAt(1) >>> 2) + dim + 1);
+    const entries = listStart[dim]!;
+    const blocksAt = exports.safeArrayAt(2);
+    return {
+      rowOrder: views.u32.slice(exports.safeArrayAt(0) >>> 2, (exports.safeArrayAt(0) >>> 2) + this.docCount),
+      blockSize: this.safeRows,
+      blockCount: exports.safeArrayAt(5),
+      listStart,
+      listBlocks: new Uint16Array(views.buffer.slice(blocksAt, blocksAt + entries * 2)),
+      listLevels: views.u8.slice(exports.safeArrayAt(3), exports.safeArrayAt(3) + entries),
+      termScale: views.f32.slice(exports.safeArrayAt(4) >>> 2, (exports.safeArrayAt(4) >>> 2) + dim),
+      unbounded: exports.safeArrayAt(6) === 1,
     };
   }
 

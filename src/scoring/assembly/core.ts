@@ -687,3 +687,358 @@ export function search(queryLength: u32, k: u32, queryCut: u32, heapFactor: f32,
   drainHeap();
   return <i32>heapSize;
 }
+
+// ---------------------------------------------------------------------------------------------
+// Rank-safe search (mode "safe"): block-max bounds over fixed-size row blocks, built by the host
+// (src/index/seismic/safe-bounds.ts). Scores use the exact engine's arithmetic (f32 products,
+// summed in f64 in ascending term order, rounded to f32 once), so a segment built with f32
+// forward values answers bit for bit what brute force over the same vectors answers.
+
+let safeConfigured = false;
+let safeRowOrder: usize = 0;
+let safeBlockSize: u32 = 0;
+let safeBlockCount: u32 = 0;
+let safeListStart: usize = 0;
+let safeListBlocks: usize = 0;
+let safeListLevels: usize = 0;
+let safeTermScale: usize = 0;
+let safeUnbounded = false;
+// Scratch: each block's bound, whether this query touched it, and the visiting heap.
+let safeBounds: usize = 0;
+let safeMarks: usize = 0;
+let safeHeap: usize = 0;
+
+// The bounds are built here, from the forward index already in this memory (the host's
+// reference implementation, buildSafeBounds in src/index/seismic/safe-bounds.ts, is tested to
+// give the same arrays). Temporaries stay allocated: the bump allocator never frees.
+// @ts-ignore: decorator
+@inline function termAt<T>(i: usize): u32 {
+  return <u32>load<T>(forwardTerms + (i << alignof<T>()));
+}
+
+// @ts-ignore: decorator
+@inline function weightOf(i: usize, doc: u32): f32 {
+  if (valueFormat == VALUES_U8) return forwardWeight(i, load<f32>(forwardScales + (<usize>doc << 2)), load<f32>(forwardOffsets + (<usize>doc << 2)));
+  return forwardWeight(i, 0, 0);
+}
+
+/** Stable counting sort of rows (u32 × docCount at `from`) by key[row] (< keyCount) into `to`. */
+function sortRowsBy(from: usize, to: usize, key: usize, counts: usize, keyCount: u32): void {
+  memory.fill(counts, 0, (<usize>keyCount + 1) << 2);
+  for (let i: u32 = 0; i < docCount; i++) {
+    const at = counts + ((<usize>load<u32>(key + (<usize>load<u32>(from + (<usize>i << 2)) << 2)) + 1) << 2);
+    store<u32>(at, load<u32>(at) + 1);
+  }
+  for (let k: u32 = 0; k < keyCount; k++) {
+    store<u32>(counts + ((<usize>k + 1) << 2), load<u32>(counts + ((<usize>k + 1) << 2)) + load<u32>(counts + (<usize>k << 2)));
+  }
+  for (let i: u32 = 0; i < docCount; i++) {
+    const row = load<u32>(from + (<usize>i << 2));
+    const at = counts + (<usize>load<u32>(key + (<usize>row << 2)) << 2);
+    const slot = load<u32>(at);
+    store<u32>(at, slot + 1);
+    store<u32>(to + (<usize>slot << 2), row);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function boundLevel(max: f32, scale: f32): u32 {
+  if (max <= 0 || scale == 0) return 0;
+  const quotient = Math.ceil(<f64>max / <f64>scale);
+  let level: u32 = quotient > 255 ? 255 : <u32>quotient;
+  while (level < 255 && scale * <f32>level < max) level++;
+  return level;
+}
+
+function buildSafeWith<T>(blockSize: u32): i32 {
+  const rows = docCount;
+  const termMax = allocate(dim << 2);
+  const first = allocate(rows << 2);
+  const second = allocate(rows << 2);
+  const counts = allocate((dim + 2) << 2);
+  const order = allocate(rows << 2);
+  const spare = allocate(rows << 2);
+  const blockMax = allocate(dim << 2);
+  const touched = allocate(dim << 2);
+  const listStart = allocate((dim + 1) << 2);
+  const termScale = allocate(dim << 2);
+  if (termMax == 0 || first == 0 || second == 0 || counts == 0 || order == 0 || spare == 0 || blockMax == 0 || touched == 0 || listStart == 0 || termScale == 0) {
+    return STATUS_OUT_OF_MEMORY;
+  }
+  let unbounded = false;
+  // Each term's largest weight, and each row's heaviest and second heaviest term (dim: none).
+  for (let d: u32 = 0; d < rows; d++) {
+    let best: f32 = -Infinity;
+    let runnerUp: f32 = -Infinity;
+    let bestTerm = dim;
+    let secondTerm = dim;
+    const end = <usize>load<u32>(forwardIndptr + ((<usize>d + 1) << 2));
+    for (let i = <usize>load<u32>(forwardIndptr + (<usize>d << 2)); i < end; i++) {
+      const w = weightOf(i, d);
+      const t = termAt<T>(i);
+      if (w < 0) unbounded = true;
+      const maxAt = termMax + (<usize>t << 2);
+      if (w > load<f32>(maxAt)) store<f32>(maxAt, w);
+      if (w > best) {
+        runnerUp = best;
+        secondTerm = bestTerm;
+        best = w;
+        bestTerm = t;
+      } else if (w > runnerUp) {
+        runnerUp = w;
+        secondTerm = t;
+      }
+    }
+    store<u32>(first + (<usize>d << 2), bestTerm);
+    store<u32>(second + (<usize>d << 2), secondTerm);
+  }
+  for (let d: u32 = 0; d < rows; d++) store<u32>(spare + (<usize>d << 2), d);
+  sortRowsBy(spare, order, second, counts, dim + 1);
+  sortRowsBy(order, spare, first, counts, dim + 1);
+  const rowOrder = spare;
+  // A level of 255 must reach the term's largest weight even after f32 rounding of scale × 255.
+  for (let t: u32 = 0; t < dim; t++) {
+    const max = load<f32>(termMax + (<usize>t << 2));
+    store<f32>(termScale + (<usize>t << 2), max > 0 ? <f32>((<f64>max / 255) * (1 + 9.5367431640625e-7)) : 0);
+  }
+  const blockCount = (rows + blockSize - 1) / blockSize;
+  for (let t: u32 = 0; t < dim; t++) store<f32>(blockMax + (<usize>t << 2), -1);
+  // Pass 0 counts each term's blocks, pass 1 fills them.
+  let listBlocks: usize = 0;
+  let listLevels: usize = 0;
+  const next = counts;
+  for (let pass = 0; pass < 2; pass++) {
+    for (let b: u32 = 0; b < blockCount; b++) {
+      let touchedCount: u32 = 0;
+      const endRow = b * blockSize + blockSize < rows ? b * blockSize + blockSize : rows;
+      for (let r = b * blockSize; r < endRow; r++) {
+        const row = load<u32>(rowOrder + (<usize>r << 2));
+        const end = <usize>load<u32>(forwardIndptr + ((<usize>row + 1) << 2));
+        for (let i = <usize>load<u32>(forwardIndptr + (<usize>row << 2)); i < end; i++) {
+          const t = termAt<T>(i);
+          const weight = weightOf(i, row);
+          const w: f32 = weight > 0 ? weight : 0;
+          const maxAt = blockMax + (<usize>t << 2);
+          const max = load<f32>(maxAt);
+          if (max < 0) {
+            store<f32>(maxAt, w);
+            store<u32>(touched + (<usize>touchedCount << 2), t);
+            touchedCount++;
+          } else if (w > max) store<f32>(maxAt, w);
+        }
+      }
+      for (let j: u32 = 0; j < touchedCount; j++) {
+        const t = load<u32>(touched + (<usize>j << 2));
+        const maxAt = blockMax + (<usize>t << 2);
+        if (pass == 0) {
+          const at = listStart + ((<usize>t + 1) << 2);
+          store<u32>(at, load<u32>(at) + 1);
+        } else {
+          const at = next + (<usize>t << 2);
+          const slot = load<u32>(at);
+          store<u32>(at, slot + 1);
+          store<u16>(listBlocks + (<usize>slot << 1), <u16>b);
+          store<u8>(listLevels + <usize>slot, <u8>boundLevel(load<f32>(maxAt), load<f32>(termScale + (<usize>t << 2))));
+        }
+        store<f32>(maxAt, -1);
+      }
+    }
+    if (pass == 0) {
+      for (let t: u32 = 0; t < dim; t++) {
+        store<u32>(listStart + ((<usize>t + 1) << 2), load<u32>(listStart + ((<usize>t + 1) << 2)) + load<u32>(listStart + (<usize>t << 2)));
+      }
+      const entries = load<u32>(listStart + (<usize>dim << 2));
+      listBlocks = allocate(entries << 1);
+      listLevels = allocate(entries);
+      if (entries > 0 && (listBlocks == 0 || listLevels == 0)) return STATUS_OUT_OF_MEMORY;
+      memory.copy(next, listStart, <usize>dim << 2);
+    }
+  }
+  safeRowOrder = rowOrder;
+  safeBlockSize = blockSize;
+  safeBlockCount = blockCount;
+  safeListStart = listStart;
+  safeListBlocks = listBlocks;
+  safeListLevels = listLevels;
+  safeTermScale = termScale;
+  safeUnbounded = unbounded;
+  return 0;
+}
+
+/**
+ * Builds the safe-mode bounds over blocks of blockSize rows (block numbers must fit 16 bits).
+ * Addresses of the arrays: safeArraysAt(); 0 or a negative status.
+ */
+export function buildSafe(blockSize: u32): i32 {
+  if (!configured) return STATUS_NOT_CONFIGURED;
+  if (blockSize == 0 || (docCount + blockSize - 1) / blockSize > 65536) return STATUS_BAD_QUERY;
+  safeConfigured = false;
+  const status = wideTerms ? buildSafeWith<u32>(blockSize) : buildSafeWith<u16>(blockSize);
+  if (status < 0) return status;
+  safeBounds = allocate(safeBlockCount << 2);
+  safeMarks = allocate(safeBlockCount);
+  safeHeap = allocate(safeBlockCount << 2);
+  if (safeBlockCount > 0 && (safeBounds == 0 || safeMarks == 0 || safeHeap == 0)) return STATUS_OUT_OF_MEMORY;
+  safeConfigured = true;
+  return 0;
+}
+
+/** Where the bounds live: 0 row order, 1 list starts, 2 list blocks (u16), 3 list levels, 4 term scales, 5 block count, 6 unbounded. */
+export function safeArrayAt(which: u32): usize {
+  if (which == 0) return safeRowOrder;
+  if (which == 1) return safeListStart;
+  if (which == 2) return safeListBlocks;
+  if (which == 3) return safeListLevels;
+  if (which == 4) return safeTermScale;
+  if (which == 5) return safeBlockCount;
+  return safeUnbounded ? 1 : 0;
+}
+
+// Set by exactScore: whether the document holds any query term (only those are results, as in
+// the exact engine, which sees a document only through the query's posting lists).
+let safeMatched = false;
+
+// @ts-ignore: decorator
+@inline function forwardWeight(i: usize, scale: f32, offset: f32): f32 {
+  if (valueFormat == VALUES_F32) return load<f32>(forwardValues + (i << 2));
+  if (valueFormat == VALUES_F16) return widenHalf(load<u16>(forwardValues + (i << 1)));
+  return offset + scale * <f32>load<u8>(forwardValues + i);
+}
+
+function exactScore<T>(doc: u32, query: usize): f32 {
+  const start = <usize>load<u32>(forwardIndptr + (<usize>doc << 2));
+  const end = <usize>load<u32>(forwardIndptr + (<usize>(doc + 1) << 2));
+  let scale: f32 = 0;
+  let offset: f32 = 0;
+  if (valueFormat == VALUES_U8) {
+    scale = load<f32>(forwardScales + (<usize>doc << 2));
+    offset = load<f32>(forwardOffsets + (<usize>doc << 2));
+  }
+  let sum: f64 = 0;
+  let matched = false;
+  for (let i = start; i < end; i++) {
+    const q = gatherOne<T>(query, forwardTerms, i);
+    if (q != 0) {
+      matched = true;
+      sum += <f64>(q * forwardWeight(i, scale, offset));
+    }
+  }
+  safeMatched = matched;
+  return <f32>sum;
+}
+
+// @ts-ignore: decorator
+@inline function boundBefore(a: u32, b: u32): bool {
+  const boundA = load<f32>(safeBounds + (<usize>a << 2));
+  const boundB = load<f32>(safeBounds + (<usize>b << 2));
+  return boundA > boundB || (boundA == boundB && a < b);
+}
+
+function safeHeapSiftDown(start: u32, size: u32): void {
+  // Max-heap on the bound: the root is the block visited next.
+  let i = start;
+  const item = load<u32>(safeHeap + (<usize>i << 2));
+  while (true) {
+    let child: u32 = 2 * i + 1;
+    if (child >= size) break;
+    const right = child + 1;
+    if (right < size && boundBefore(load<u32>(safeHeap + (<usize>right << 2)), load<u32>(safeHeap + (<usize>child << 2)))) child = right;
+    const childItem = load<u32>(safeHeap + (<usize>child << 2));
+    if (!boundBefore(childItem, item)) break;
+    store<u32>(safeHeap + (<usize>i << 2), childItem);
+    i = child;
+  }
+  store<u32>(safeHeap + (<usize>i << 2), item);
+}
+
+function safeSearchWith<T>(queryLength: u32, k: u32, excludedWords: u32): void {
+  const query = denseQuery;
+  let touched: u32 = 0;
+  for (let j: u32 = 0; j < queryLength; j++) {
+    const term = load<u32>(queryTerms + (<usize>j << 2));
+    const q = load<f32>(queryValues + (<usize>j << 2));
+    // Document weights are >= 0 (else unbounded): a negative query weight adds at most 0.
+    const qs: f32 = q > 0 ? q * load<f32>(safeTermScale + (<usize>term << 2)) : 0;
+    const end = load<u32>(safeListStart + (<usize>(term + 1) << 2));
+    for (let e = load<u32>(safeListStart + (<usize>term << 2)); e < end; e++) {
+      const b = <u32>load<u16>(safeListBlocks + (<usize>e << 1));
+      const boundAt = safeBounds + (<usize>b << 2);
+      const contribution = qs * <f32>load<u8>(safeListLevels + <usize>e);
+      if (load<u8>(safeMarks + <usize>b) == 0) {
+        store<u8>(safeMarks + <usize>b, 1);
+        store<u32>(safeHeap + (<usize>touched << 2), b);
+        touched++;
+        store<f32>(boundAt, safeUnbounded ? Infinity : contribution);
+      } else if (!safeUnbounded) {
+        store<f32>(boundAt, load<f32>(boundAt) + contribution);
+      }
+    }
+  }
+  // The bounds are f32 sums of rounded products: widened by more than their worst rounding error
+  // (one part in 2^22 per term), so a block is skipped only when no document in it can reach,
+  // let alone tie, the k-th score.
+  const margin: f32 = 1 + <f32>(queryLength + 4) * <f32>2.384185791015625e-7;
+  for (let i = <i32>(touched >> 1) - 1; i >= 0; i--) safeHeapSiftDown(<u32>i, touched);
+  let remaining = touched;
+  while (remaining > 0) {
+    const b = load<u32>(safeHeap);
+    if (heapSize == k && load<f32>(safeBounds + (<usize>b << 2)) * margin < load<f32>(heapScores)) break;
+    // Swap the root to the end: the array keeps every touched block, for the stats.
+    remaining--;
+    store<u32>(safeHeap, load<u32>(safeHeap + (<usize>remaining << 2)));
+    store<u32>(safeHeap + (<usize>remaining << 2), b);
+    safeHeapSiftDown(0, remaining);
+    statBlocksScored++;
+    const firstRow = b * safeBlockSize;
+    const endRow = firstRow + safeBlockSize < docCount ? firstRow + safeBlockSize : docCount;
+    for (let r = firstRow; r < endRow; r++) {
+      const doc = load<u32>(safeRowOrder + (<usize>r << 2));
+      const word = doc >> 5;
+      if (word < excludedWords && (load<u32>(excludedBits + (<usize>word << 2)) & (<u32>1 << (doc & 31)))) continue;
+      const score = exactScore<T>(doc, query);
+      statDocsScored++;
+      if (safeMatched) heapOffer(score, doc, k);
+    }
+  }
+  statBlocksSkipped = remaining;
+  statListsVisited = queryLength;
+}
+
+/**
+ * The exact top-k of the query (ascending term ids in queryTermsAt()/queryValuesAt()) by the
+ * bounds configureSafe() installed. Returns the number of results or a negative status.
+ */
+export function safeSearch(queryLength: u32, k: u32, excludedWords: u32): i32 {
+  if (!configured || !safeConfigured) return STATUS_NOT_CONFIGURED;
+  statListsVisited = 0;
+  statBlocksScored = 0;
+  statBlocksSkipped = 0;
+  statDocsScored = 0;
+  if (k > docCount) k = docCount;
+  if (k == 0 || queryLength == 0) return 0;
+  if (queryLength > queryCapacity) return STATUS_BAD_QUERY;
+  for (let j: u32 = 0; j < queryLength; j++) {
+    if (load<u32>(queryTerms + (<usize>j << 2)) >= dim) return STATUS_BAD_QUERY;
+  }
+  if (k > heapCapacity) {
+    const scores = allocate(k << 2);
+    const docs = allocate(k << 2);
+    if (scores == 0 || docs == 0) return STATUS_OUT_OF_MEMORY;
+    heapScores = scores;
+    heapDocs = docs;
+    heapCapacity = k;
+  }
+  if (excludedWords > bitsetWords) excludedWords = bitsetWords;
+  heapSize = 0;
+  for (let j: u32 = 0; j < queryLength; j++) {
+    store<f32>(denseQuery + (<usize>load<u32>(queryTerms + (<usize>j << 2)) << 2), load<f32>(queryValues + (<usize>j << 2)));
+  }
+  if (wideTerms) safeSearchWith<u32>(queryLength, k, excludedWords);
+  else safeSearchWith<u16>(queryLength, k, excludedWords);
+  for (let j: u32 = 0; j < queryLength; j++) {
+    store<f32>(denseQuery + (<usize>load<u32>(queryTerms + (<usize>j << 2)) << 2), 0);
+  }
+  memory.fill(safeMarks, 0, <usize>safeBlockCount);
+  drainHeap();
+  return <i32>heapSize;
+}

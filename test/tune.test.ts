@@ -6,6 +6,7 @@ import { Engine } from '../src/engine/engine.js';
 import { paretoMarked, tuneRecall, writeTuneReport } from '../src/eval/recall-tune.js';
 import { SeededRandom } from '../src/index/seismic/random.js';
 import { rowOf } from '../src/index/sparse-matrix.js';
+import { buildApp } from '../src/server/app.js';
 import { runCli } from './support/cli.js';
 import { tempDir } from './support/tmp.js';
 
@@ -134,4 +135,92 @@ t.test('sparrow tune on a BM25 collection with a file of text queries', async (t
   t.equal(result.source, 'file');
   t.equal(result.queries, 20, 'every text query matched');
   t.ok(result.chosen.recall >= 0.8, `chosen recall ${result.chosen.recall}`);
+});
+
+async function waitForJob(app: ReturnType<typeof buildApp>, id: string): Promise<Record<string, any>> {
+  for (let i = 0; i < 600; i++) {
+    const job = (await app.inject({ method: 'GET', url: `/jobs/${id}` })).json();
+    if (['completed', 'failed', 'cancelled'].includes(job.status)) return job;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`job ${id} did not finish`);
+}
+
+t.test('POST /collections/NAME/_tune runs the tuning as a job: progress, result, stored default, report files', async (t) => {
+  const dataDir = await indexedCollection(t);
+  const engine = Engine.open(dataDir);
+  const app = buildApp({ engine });
+  t.teardown(async () => {
+    await app.close();
+    engine.close();
+  });
+  const started = await app.inject({
+    method: 'POST',
+    url: '/collections/c/_tune',
+    payload: { target_recall: 0.9, sample: 40, seed: 5, query_cuts: [1, 3, 8], heap_factors: [0.7, 1] },
+  });
+  t.equal(started.statusCode, 202, started.body);
+  t.match(started.headers.location, /^\/jobs\/job_/);
+  t.equal(started.json().source.type, 'tune');
+  t.equal(started.json().progress.total_bytes, 2 + 3 * 2, 'progress counts the settings to measure');
+  const job = await waitForJob(app, started.json().id);
+  t.equal(job.status, 'completed', JSON.stringify(job.error));
+  t.equal(job.progress.fraction, 1);
+  const result = job.result;
+  t.equal(result.points.length, 6, 'the grid asked for');
+  t.equal(result.target_recall, 0.9);
+  t.ok(result.chosen.recall >= 0.9, `chosen recall ${result.chosen.recall}`);
+  const reaching = result.points.filter((p: { recall: number }) => p.recall >= 0.9);
+  t.equal(result.chosen.p50_ms, Math.min(...reaching.map((p: { p50_ms: number }) => p.p50_ms)), 'the fastest setting that reaches the target');
+  t.equal(result.applied, true);
+  const stats = (await app.inject({ method: 'GET', url: '/collections/c' })).json();
+  t.match(JSON.stringify(stats), new RegExp(`"tuned":\\{[^}]*"targetRecall":0\\.9`), 'the tuned default is recorded with its target in the statistics');
+  t.same(engine.collection('c').segmentSettings.query, { queryCut: result.chosen.query_cut, heapFactor: result.chosen.heap_factor }, 'searches use it from now on');
+
+  const png = await app.inject({ method: 'GET', url: result.report.png });
+  t.equal(png.statusCode, 200);
+  t.equal(png.headers['content-type'], 'image/png');
+  t.same([...png.rawPayload.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], 'a PNG file');
+  const markdown = await app.inject({ method: 'GET', url: result.report.markdown });
+  t.match(markdown.body, /\| queryCut \| heapFactor \| recall@10 \| p50 ms \| p99 ms \|/);
+});
+
+t.test('_tune bad input: target outside (0, 1], bad grid, no segments, empty collection, no queries, queries matching nothing', async (t) => {
+  const dataDir = await indexedCollection(t);
+  const engine = Engine.open(dataDir);
+  const app = buildApp({ engine });
+  t.teardown(async () => {
+    await app.close();
+    engine.close();
+  });
+  const tune = (name: string, payload: Record<string, unknown>) => app.inject({ method: 'POST', url: `/collections/${name}/_tune`, payload });
+  for (const target of [0, -0.5, 1.01, 7]) {
+    const response = await tune('c', { target_recall: target });
+    t.equal(response.statusCode, 400, `target ${target}`);
+    t.equal(response.json().error.code, 'INVALID_TARGET_RECALL');
+  }
+  t.equal((await tune('c', { target_recall: 0.9, heap_factors: [0, 1] })).json().error.code, 'INVALID_TUNE_GRID');
+  t.equal((await tune('c', { target_recall: 0.9, query_cuts: [] })).json().error.code, 'INVALID_TUNE_GRID');
+  t.equal((await tune('c', { target_recall: 0.9, queries: [] })).json().error.code, 'TUNE_NO_QUERIES');
+  t.equal((await tune('missing', { target_recall: 0.9 })).json().error.code, 'COLLECTION_NOT_FOUND');
+  engine.createCollection('empty', { encoder: { type: 'precomputed' } });
+  const empty = await tune('empty', { target_recall: 0.9 });
+  t.equal(empty.statusCode, 409);
+  t.equal(empty.json().error.code, 'EMPTY_COLLECTION');
+  const unbuilt = engine.createCollection('unbuilt', { encoder: { type: 'precomputed' } });
+  unbuilt.upsert([{ id: 'a', fields: { vector: { t1: 1 } } }]);
+  const noSegments = await tune('unbuilt', { target_recall: 0.9 });
+  t.equal(noSegments.statusCode, 409);
+  t.equal(noSegments.json().error.code, 'NO_SEGMENTS');
+  t.equal((await app.inject({ method: 'GET', url: '/jobs' })).json().jobs.length, 0, 'no refused request left a job behind');
+
+  const nothing = await tune('c', { target_recall: 0.9, queries: [{ query: { t99999999: 1 } }] });
+  t.equal(nothing.statusCode, 202, 'a query that matches nothing is found out when the job runs');
+  const failed = await waitForJob(app, nothing.json().id);
+  t.equal(failed.status, 'failed');
+  t.equal(failed.error.code, 'TUNE_NO_RESULTS');
+  t.notOk(engine.collection('c').record.indexSettings['tuned'], 'nothing was applied');
+  const report = await app.inject({ method: 'GET', url: `/jobs/${failed.id}/report.png` });
+  t.equal(report.statusCode, 404);
+  t.equal(report.json().error.code, 'REPORT_NOT_FOUND');
 });

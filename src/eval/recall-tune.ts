@@ -25,6 +25,10 @@ export interface RecallTuneOptions {
   readonly heapFactors?: readonly number[];
   /** Store the chosen setting as the collection's default (default true). */
   readonly apply?: boolean;
+  /** Called after each setting is measured: settings done, settings in all (the warm-up pass included). */
+  readonly onProgress?: (done: number, total: number) => void;
+  /** Checked between settings: true ends the tuning with TUNE_STOPPED, nothing applied. */
+  readonly shouldStop?: () => boolean;
 }
 
 export interface TunePoint {
@@ -57,24 +61,48 @@ export interface RecallTuneResult {
 export const DEFAULT_QUERY_CUTS = [1, 2, 3, 4, 5, 6, 8, 10, 13, 16, 20, 25, 32] as const;
 export const DEFAULT_HEAP_FACTORS = [0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 1] as const;
 
-export async function tuneRecall(collection: Collection, options: RecallTuneOptions): Promise<RecallTuneResult> {
+/**
+ * The checks a tuning request must pass before anything runs (the CLI and a POST _tune job call
+ * it first, so a bad request is refused at once instead of failing a queued job later).
+ */
+export function checkTunable(collection: Collection, options: RecallTuneOptions): void {
   const { targetRecall } = options;
   if (typeof targetRecall !== 'number' || !(targetRecall > 0 && targetRecall <= 1)) {
     throw new SparrowError('INVALID_TARGET_RECALL', `the target recall must be in (0, 1], got ${String(targetRecall)}`);
   }
   const k = options.k ?? 10;
   if (!Number.isInteger(k) || k < 1) throw new SparrowError('INVALID_K', `k must be a positive integer, got ${String(k)}`);
+  for (const [name, values, valid] of [
+    ['queryCuts', options.queryCuts, (v: number) => Number.isInteger(v) && v >= 1],
+    ['heapFactors', options.heapFactors, (v: number) => v > 0 && v <= 1],
+  ] as const) {
+    if (values !== undefined && (values.length === 0 || !values.every(valid))) {
+      throw new SparrowError('INVALID_TUNE_GRID', `${name} must be a non-empty list of ${name === 'queryCuts' ? 'positive integers' : 'numbers in (0, 1]'}`);
+    }
+  }
+  if (options.sample !== undefined && (!Number.isInteger(options.sample) || options.sample < 1)) {
+    throw new SparrowError('INVALID_TUNE_GRID', `sample must be a positive integer, got ${String(options.sample)}`);
+  }
   if (collection.statistics().documents === 0) throw new SparrowError('EMPTY_COLLECTION', `collection ${JSON.stringify(collection.name)} has no documents to tune on`);
   if (collection.segmentStatistics().segments.length === 0) {
     throw new SparrowError('NO_SEGMENTS', `collection ${JSON.stringify(collection.name)} has no approximate-index segments yet; build them first (sparrow index ... --build-segments)`);
   }
-  let queries = options.queries;
-  if (!queries) {
-    if (collection.encoder.scoring !== 'dot') {
-      throw new SparrowError('TUNE_NEEDS_QUERIES', `collection ${JSON.stringify(collection.name)} scores BM25, whose documents are no queries; give a query file`);
-    }
-    queries = collection.sampleDocumentQueries(options.sample ?? 200, options.seed ?? 1, options.sampleTerms ?? 32);
+  if (!options.queries && collection.encoder.scoring !== 'dot') {
+    throw new SparrowError('TUNE_NEEDS_QUERIES', `collection ${JSON.stringify(collection.name)} scores BM25, whose documents are no queries; give a query file`);
   }
+  if (options.queries && options.queries.length === 0) throw new SparrowError('TUNE_NO_QUERIES', 'there are no queries to tune on');
+}
+
+/** Settings measured by a tuning: the warm-up pass, the defaults, then the grid. */
+export function tuneSteps(options: Pick<RecallTuneOptions, 'queryCuts' | 'heapFactors'>): number {
+  return 2 + (options.queryCuts ?? DEFAULT_QUERY_CUTS).length * (options.heapFactors ?? DEFAULT_HEAP_FACTORS).length;
+}
+
+export async function tuneRecall(collection: Collection, options: RecallTuneOptions): Promise<RecallTuneResult> {
+  checkTunable(collection, options);
+  const { targetRecall } = options;
+  const k = options.k ?? 10;
+  const queries = options.queries ?? collection.sampleDocumentQueries(options.sample ?? 200, options.seed ?? 1, options.sampleTerms ?? 32);
   if (queries.length === 0) throw new SparrowError('TUNE_NO_QUERIES', 'there are no queries to tune on');
 
   // The truth: the exact engine's top k of each query.
@@ -107,13 +135,22 @@ export async function tuneRecall(collection: Collection, options: RecallTuneOpti
       p99Ms: percentile(times, 99),
     };
   };
+  const total = tuneSteps(options);
+  let done = 0;
+  const step = (): void => {
+    options.onProgress?.(++done, total);
+    if (options.shouldStop?.()) throw new SparrowError('TUNE_STOPPED', 'the tuning was stopped before it finished; nothing was applied');
+  };
   // One pass to warm the segments, the JIT and the caches before anything is timed.
   await measure(undefined, undefined);
+  step();
   const before = await measure(undefined, undefined);
+  step();
   const measured = [];
   for (const queryCut of options.queryCuts ?? DEFAULT_QUERY_CUTS) {
     for (const heapFactor of options.heapFactors ?? DEFAULT_HEAP_FACTORS) {
       measured.push(await measure(queryCut, heapFactor));
+      step();
       // Searches of a learned-sparse collection resolve at once: give the event loop a turn.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }

@@ -6,6 +6,7 @@ import { Transform, type Readable } from 'node:stream';
 import type { Engine } from '../engine/engine.js';
 import { SparrowError, errorCode } from '../engine/errors.js';
 import { JobsStore, TERMINAL_JOB_STATUSES, type JobRecord, type JobStatus } from '../store/jobs-store.js';
+import { checkTunable, tuneRecall, tuneSteps, writeTuneReport, type RecallTuneOptions, type RecallTuneResult, type TunePoint } from '../eval/recall-tune.js';
 import { isBeirFolder, openBeirFolder } from './beir.js';
 import type { EncoderPool } from './encoder-pool.js';
 import { DEFAULT_BATCH_SIZE, runIngestion, type CommittedBatch, type InputFormat } from './runner.js';
@@ -30,8 +31,17 @@ export interface UploadJobRequest {
   readonly maxBytes: number;
 }
 
+/** A recall tuning run as a job (POST /collections/NAME/_tune): what `sparrow tune` takes. */
+export type TuneJobRequest = { readonly collection: string } & Pick<
+  RecallTuneOptions,
+  'targetRecall' | 'k' | 'queries' | 'sample' | 'seed' | 'queryCuts' | 'heapFactors' | 'apply'
+>;
+
 /** The stored `source` of a job: everything needed to read it again after a restart. */
-interface StoredSource {
+type StoredSource = FileSource | { readonly type: 'tune' };
+
+/** An indexing job's input. (A tuning job has none: its request is in the job's options.) */
+interface FileSource {
   readonly type: 'path' | 'upload';
   /** The file actually read (a BEIR folder's corpus, a spooled upload). */
   readonly file: string;
@@ -135,6 +145,34 @@ export class JobManager {
     return record;
   }
 
+  /**
+   * Queues a recall tuning of a collection's approximate index. The request is checked now (a
+   * bad target, an empty collection, one without segments are refused at once); the tuning runs
+   * as a job like any other, one at a time, and its result (the chosen setting, the Pareto table,
+   * report.md and report.png under the data folder) is kept with the job.
+   */
+  createTune(request: TuneJobRequest): JobRecord {
+    const collection = this.options.engine.collection(request.collection);
+    const { collection: _name, ...tune } = request;
+    checkTunable(collection, tune);
+    const source: StoredSource = { type: 'tune' };
+    const record = this.store.insert({
+      id: newJobId(),
+      collection: collection.name,
+      source: { ...source },
+      options: { tune },
+      // Progress counts settings measured: "bytes" are steps here.
+      totalBytes: tuneSteps(tune),
+    });
+    this.pump();
+    return record;
+  }
+
+  /** Where a tuning job's report files are written. */
+  reportDir(id: string): string {
+    return path.join(this.options.engine.dataDir, 'tune', id);
+  }
+
   get(id: string): JobRecord {
     const record = this.store.get(id);
     if (!record) throw new SparrowError('JOB_NOT_FOUND', `no job has id ${JSON.stringify(id)}`, { job: id });
@@ -214,6 +252,10 @@ export class JobManager {
       this.store.markRunning(id);
       record = this.get(id);
       this.options.onRunStarted?.(record);
+      if (source.type === 'tune') {
+        await this.runTune(record, collection, control);
+        return;
+      }
       const runStartedMs = Date.now();
       const elapsedBefore = record.elapsedMs;
       const result = await runIngestion(collection, source.file, {
@@ -251,6 +293,40 @@ export class JobManager {
     }
   }
 
+  private async runTune(record: JobRecord, collection: ReturnType<Engine['collection']>, control: RunningJob): Promise<void> {
+    const id = record.id;
+    const startedMs = Date.now();
+    const options = record.options['tune'] as RecallTuneOptions;
+    let result: RecallTuneResult;
+    try {
+      result = await tuneRecall(collection, {
+        ...options,
+        onProgress: (done) =>
+          this.store.checkpoint(id, {
+            line: done,
+            byteOffset: 0,
+            bytesRead: done,
+            processed: 1,
+            indexed: 0,
+            updated: 0,
+            failed: 0,
+            newErrors: [],
+            elapsedMs: Date.now() - startedMs,
+          }),
+        shouldStop: () => control.cancel || control.shutdown,
+      });
+    } catch (error) {
+      if (errorCode(error) !== 'TUNE_STOPPED') throw error;
+      // A shutdown queues it again (the next process tunes from the start); a cancel ends it.
+      if (control.cancel) this.finish(this.get(id), 'cancelled');
+      else this.store.setStatus(id, 'queued');
+      return;
+    }
+    const files = writeTuneReport(result, this.reportDir(id));
+    this.store.setResult(id, tuneResultView(result, id, files));
+    this.finish(this.get(id), 'completed');
+  }
+
   private finish(record: JobRecord, status: JobStatus, error?: { code: string; message: string }): void {
     this.store.setStatus(record.id, status, error);
     const source = record.source as unknown as StoredSource;
@@ -259,7 +335,7 @@ export class JobManager {
   }
 
   /** Resolves a requested path inside the import folder to the file a job will read. */
-  private resolveSource(requested: string, format: SourceFormat, encoder: { type?: string }): StoredSource {
+  private resolveSource(requested: string, format: SourceFormat, encoder: { type?: string }): FileSource {
     const root = this.options.importDir;
     if (!root) {
       throw new SparrowError('SOURCE_NOT_ALLOWED', 'server-side job sources are disabled: start the server with --import-dir (or SPARROW_IMPORT_DIR), or upload the body');
@@ -297,6 +373,34 @@ export class JobManager {
     const inputFormat: InputFormat = format === 'vectors' || (format === 'auto' && encoder.type === 'precomputed') ? 'vectors' : 'jsonl';
     return { type: 'path', file, format: inputFormat, requested };
   }
+}
+
+function pointView(point: Omit<TunePoint, 'pareto'> & { pareto?: boolean }) {
+  return {
+    query_cut: point.queryCut,
+    heap_factor: point.heapFactor,
+    recall: Math.round(point.recall * 10000) / 10000,
+    p50_ms: Math.round(point.p50Ms * 1000) / 1000,
+    p99_ms: Math.round(point.p99Ms * 1000) / 1000,
+    ...(point.pareto !== undefined ? { pareto: point.pareto } : {}),
+  };
+}
+
+/** A tuning's result as GET /jobs/ID shows it. */
+function tuneResultView(result: RecallTuneResult, id: string, files: { markdown: string; png: string }): Record<string, unknown> {
+  return {
+    target_recall: result.targetRecall,
+    k: result.k,
+    queries: result.queries,
+    query_source: result.source,
+    skipped_queries: result.skippedQueries,
+    before: pointView(result.before),
+    chosen: result.chosen ? pointView(result.chosen) : null,
+    applied: result.applied,
+    tuned_at: result.tunedAt,
+    points: result.points.map(pointView),
+    report: { markdown: `/jobs/${id}/report.md`, png: `/jobs/${id}/report.png`, files: [files.markdown, files.png] },
+  };
 }
 
 function checkFormatFits(format: InputFormat, encoder: { type?: string }, collection: string): void {

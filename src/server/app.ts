@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -515,6 +516,69 @@ export function buildApp(options: AppOptions): FastifyInstance {
 
   function registerJobs(api: FastifyInstance): void {
     api.post<{
+      Params: { name: string };
+      Body: {
+        target_recall: number;
+        k: number;
+        queries?: { id?: string; query: string | Record<string, number> }[];
+        sample?: number;
+        seed?: number;
+        query_cuts?: number[];
+        heap_factors?: number[];
+        apply: boolean;
+      };
+    }>(
+      '/collections/:name/_tune',
+      {
+        config: { access: 'write' },
+        schema: {
+          tags: ['jobs'],
+          summary:
+            'Start a job that tunes the approximate index to a target recall: measures recall@k against the exact engine and latency over a grid of query_cut x heap_factor, stores the fastest setting reaching the target as the default, and keeps a report (GET /jobs/ID, /jobs/ID/report.md, /jobs/ID/report.png).',
+          params: schemas.collectionParams,
+          body: schemas.tuneBodySchema(limits),
+          response: { 202: schemas.jobView, ...schemas.errorResponses },
+        },
+      },
+      async (request, reply) => {
+        const body = request.body;
+        const job = jobs.createTune({
+          collection: request.params.name,
+          targetRecall: body.target_recall,
+          k: body.k,
+          apply: body.apply,
+          ...(body.queries ? { queries: body.queries.map((q, i) => ({ id: q.id ?? `q${i + 1}`, query: q.query })) } : {}),
+          ...(body.sample !== undefined ? { sample: body.sample } : {}),
+          ...(body.seed !== undefined ? { seed: body.seed } : {}),
+          ...(body.query_cuts ? { queryCuts: body.query_cuts } : {}),
+          ...(body.heap_factors ? { heapFactors: body.heap_factors } : {}),
+        });
+        void reply.status(202).header('location', `/jobs/${job.id}`);
+        return jobView(job);
+      },
+    );
+    api.get<{ Params: { id: string; file: string } }>(
+      '/jobs/:id/:file',
+      {
+        config: { access: 'read' },
+        schema: {
+          tags: ['jobs'],
+          summary: 'A finished tuning job\'s report: report.md (the Pareto table) or report.png (recall against p50 latency).',
+          params: { type: 'object', required: ['id', 'file'], properties: { id: { type: 'string', maxLength: 128 }, file: { type: 'string', enum: ['report.md', 'report.png'] } } },
+          response: { ...schemas.errorResponses },
+        },
+      },
+      async (request, reply) => {
+        const job = jobs.get(request.params.id);
+        const file = path.join(jobs.reportDir(job.id), request.params.file);
+        if (!job.result || !fs.existsSync(file)) {
+          throw new SparrowError('REPORT_NOT_FOUND', `job ${job.id} has no ${request.params.file}${job.status === 'completed' ? '' : ` (it is ${job.status})`}`, { job: job.id });
+        }
+        void reply.type(request.params.file.endsWith('.png') ? 'image/png' : 'text/markdown; charset=utf-8');
+        return fs.readFileSync(file);
+      },
+    );
+    api.post<{
       Body: { collection: string; source: { path: string; format?: SourceFormat }; batch_size?: number } | Readable;
       Querystring: { collection?: string; format?: 'jsonl' | 'vectors'; batch_size?: string };
     }>(
@@ -601,12 +665,12 @@ export function jobView(job: JobRecord, segmentBuild?: BuildProgress) {
   const fraction = job.totalBytes > 0 ? Math.min(1, job.bytesRead / job.totalBytes) : job.status === 'completed' ? 1 : 0;
   const finished = job.status === 'completed' || job.status === 'failed' || job.status === 'cancelled';
   const eta = finished ? 0 : fraction > 0 && seconds > 0 ? seconds * (1 / fraction - 1) : null;
-  const source = job.source as { type: 'path' | 'upload'; requested?: string; format: string };
+  const source = job.source as { type: 'path' | 'upload' | 'tune'; requested?: string; format?: string };
   return {
     id: job.id,
     collection: job.collection,
     status: job.status,
-    source: { type: source.type, ...(source.type === 'path' && source.requested ? { path: source.requested } : {}), format: source.format },
+    source: { type: source.type, ...(source.type === 'path' && source.requested ? { path: source.requested } : {}), ...(source.format ? { format: source.format } : {}) },
     progress: {
       processed: job.processed,
       indexed: job.indexed,
@@ -638,6 +702,7 @@ export function jobView(job: JobRecord, segmentBuild?: BuildProgress) {
       : {}),
     errors: job.errors,
     ...(job.error ? { error: job.error } : {}),
+    ...(job.result ? { result: job.result } : {}),
     created_at: job.createdAt,
     ...(job.startedAt ? { started_at: job.startedAt } : {}),
     ...(job.finishedAt ? { finished_at: job.finishedAt } : {}),

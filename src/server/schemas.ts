@@ -396,6 +396,37 @@ export function createJobBody(limits: ServerLimits) {
   };
 }
 
+export function tuneBodySchema(limits: ServerLimits) {
+  return {
+    type: 'object',
+    required: ['target_recall'],
+    additionalProperties: false,
+    properties: {
+      target_recall: { type: 'number', description: 'The recall@k to reach, in (0, 1]: the fastest setting on the grid that reaches it on the queries becomes the default.' },
+      k: { type: 'integer', minimum: 1, maximum: limits.maxK, default: 10 },
+      queries: {
+        type: 'array',
+        maxItems: 10_000,
+        description: 'Queries to tune on (text or {"token": weight}); without them, `sample` of the collection\'s own documents serve as queries (learned-sparse collections only).',
+        items: {
+          type: 'object',
+          required: ['query'],
+          additionalProperties: false,
+          properties: {
+            id: { type: 'string', maxLength: 512 },
+            query: { anyOf: [{ type: 'string', maxLength: limits.queryLength }, { type: 'object', additionalProperties: {}, maxProperties: limits.queryTerms }] },
+          },
+        },
+      },
+      sample: { type: 'integer', description: 'Documents drawn as queries when no queries are given (default 200).' },
+      seed: { type: 'integer', description: 'Seed of the document sample (default 1).' },
+      query_cuts: { type: 'array', maxItems: 64, items: { type: 'integer' }, description: 'query_cut values of the grid (default 1 ... 32).' },
+      heap_factors: { type: 'array', maxItems: 64, items: { type: 'number' }, description: 'heap_factor values of the grid, each in (0, 1] (default 0.5 ... 1).' },
+      apply: { type: 'boolean', default: true, description: 'Store the chosen setting as the collection\'s default query parameters.' },
+    },
+  } as const;
+}
+
 export const uploadQuery = {
   type: 'object',
   additionalProperties: false,
@@ -414,7 +445,7 @@ export const jobView = {
     status: { type: 'string', enum: ['queued', 'running', 'completed', 'failed', 'cancelled'] },
     source: {
       type: 'object',
-      properties: { type: { type: 'string', enum: ['path', 'upload'] }, path: { type: 'string' }, format: { type: 'string' } },
+      properties: { type: { type: 'string', enum: ['path', 'upload', 'tune'] }, path: { type: 'string' }, format: { type: 'string' } },
     },
     progress: {
       type: 'object',
@@ -452,6 +483,12 @@ export const jobView = {
       items: { type: 'object', properties: { line: { type: 'integer' }, id: { type: 'string' }, code: { type: 'string' }, message: { type: 'string' } } },
     },
     error: { type: 'object', properties: { code: { type: 'string' }, message: { type: 'string' } } },
+    result: {
+      type: 'object',
+      additionalProperties: true,
+      description:
+        'A tuning job\'s outcome: target_recall, k, queries, before and chosen ({query_cut, heap_factor, recall, p50_ms, p99_ms}; chosen null when no setting reaches the target), applied, tuned_at, points (the grid, pareto marking the front), report (where report.md and report.png are served).',
+    },
     created_at: { type: 'string' },
     started_at: { type: 'string' },
     finished_at: { type: 'string' },

@@ -27,6 +27,8 @@ export interface JobRecord {
   readonly failed: number;
   readonly errors: JobError[];
   readonly error: { code: string; message: string } | undefined;
+  /** What a job that computes something (a recall tuning) found; undefined for indexing jobs. */
+  readonly result: Record<string, unknown> | undefined;
   readonly elapsedMs: number;
   readonly createdAt: string;
   readonly startedAt: string | undefined;
@@ -100,6 +102,10 @@ export class JobsStore {
     this.statements.setStatus.run(status, error ? JSON.stringify(error) : null, finishedAt, now, id);
   }
 
+  setResult(id: string, result: Record<string, unknown>): void {
+    this.statements.setResult.run(JSON.stringify(result), new Date().toISOString(), id);
+  }
+
   checkpoint(id: string, c: JobCheckpoint): void {
     let errors: string | null = null;
     if (c.newErrors.length > 0) {
@@ -139,6 +145,7 @@ interface JobRow {
   failed: number;
   errors: string;
   error: string | null;
+  result: string | null;
   elapsed_ms: number;
   created_at: string;
   started_at: string | null;
@@ -163,6 +170,7 @@ function jobFromRow(row: JobRow): JobRecord {
     failed: row.failed,
     errors: JSON.parse(row.errors) as JobError[],
     error: row.error ? (JSON.parse(row.error) as { code: string; message: string }) : undefined,
+    result: row.result ? (JSON.parse(row.result) as Record<string, unknown>) : undefined,
     elapsedMs: row.elapsed_ms,
     createdAt: row.created_at,
     startedAt: row.started_at ?? undefined,
@@ -184,6 +192,7 @@ function prepareStatements(db: Database) {
     markRunning: statement(`UPDATE jobs SET status = 'running', started_at = coalesce(started_at, ?), updated_at = ? WHERE id = ?`),
     setStatus: statement('UPDATE jobs SET status = ?, error = ?, finished_at = ?, updated_at = ? WHERE id = ?'),
     errorsOf: statement('SELECT errors FROM jobs WHERE id = ?'),
+    setResult: statement('UPDATE jobs SET result = ?, updated_at = ? WHERE id = ?'),
     checkpoint: statement(
       `UPDATE jobs SET line = ?, byte_offset = ?, bytes_read = ?, processed = processed + ?, indexed = indexed + ?,
          updated = updated + ?, failed = failed + ?, errors = coalesce(?, errors), elapsed_ms = ?, updated_at = ?

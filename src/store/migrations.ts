@@ -165,6 +165,13 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE UNIQUE INDEX documents_by_external_id ON documents(collection_id, external_id);
     `,
   },
+  {
+    version: 7,
+    description: 'job results (a recall tuning job keeps its chosen setting and Pareto table)',
+    sql: `
+      ALTER TABLE jobs ADD COLUMN result TEXT; -- JSON, NULL for indexing jobs
+    `,
+  },
 ];
 
 export function migrate(db: Database): { from: number; to: number } {

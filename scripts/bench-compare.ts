@@ -311,7 +311,8 @@ function main(): void {
     ],
     {
       xLabel: `recall@${k}`,
-      yLabel: 'p50 ms',
+      yLabel: 'p50 ms (log scale)',
+      logY: true,
       marks: rows.filter((r) => r.setting.startsWith('sparrow') && !r.setting.includes('exact')).map((r) => ({ recall: r.measured.recall, latencyMs: r.measured.p50Ms, label: r.setting.replace('sparrow ', '') })),
     },
   );

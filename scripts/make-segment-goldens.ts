@@ -1,5 +1,6 @@
 /**
- * Writes the golden segment files of index-format/v1/ and a JSON description of each.
+ * Writes the golden segment files of the current format version (index-format/v2/) and a JSON
+ * description of each.
  *
  *   npx tsc -p tsconfig.json && node dist/scripts/make-segment-goldens.js [--force] [--out DIR]
  *
@@ -12,6 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildSeismicIndex } from '../src/index/seismic/build.js';
+import { buildKnnGraph } from '../src/index/seismic/knn-graph.js';
 import { f16BitsToF32 } from '../src/index/seismic/f16.js';
 import { indexArrays, type SeismicIndexData } from '../src/index/seismic/index-data.js';
 import type { SeismicBuildParams } from '../src/index/seismic/params.js';
@@ -84,10 +86,11 @@ const QUERIES: readonly GoldenQuery[] = [
 
 function golden(name: string, description: string, rows: number, params: Partial<SeismicBuildParams>, metadata: Record<string, JsonValue>): GoldenSegment {
   const index = buildSeismicIndex(goldenMatrix(rows), params);
+  const knnNeighbors = index.params.knnNeighbors > 0 ? buildKnnGraph(index, index.params.knnNeighbors) : undefined;
   return {
     name,
     description,
-    contents: { index, docNumbers: goldenDocNumbers(rows), metadata: { segmentId: name, createdAt: CREATED_AT, ...metadata } },
+    contents: { index, docNumbers: goldenDocNumbers(rows), metadata: { segmentId: name, createdAt: CREATED_AT, ...metadata }, ...(knnNeighbors ? { knnNeighbors } : {}) },
     queries: QUERIES,
   };
 }
@@ -113,6 +116,10 @@ export function goldenSegments(): GoldenSegment[] {
       termDictionarySize: DIM,
     }),
     golden('empty', 'no documents (dim 40): every array is empty or all zeros', 0, { ...UNPRUNED, forwardValues: 'f32' }, {
+      scoringModel: 'dot',
+      termDictionarySize: DIM,
+    }),
+    golden('tiny-knn', '16 documents, dim 40, f32 forward values, a kNN graph of 3 neighbours per document', DOCUMENTS, { ...UNPRUNED, forwardValues: 'f32', summaryEnergy: 1, knnNeighbors: 3 }, {
       scoringModel: 'dot',
       termDictionarySize: DIM,
     }),
@@ -185,6 +192,7 @@ export function describeGolden(segment: GoldenSegment, bytes: Uint8Array): JsonV
     sections: layout.sections.map((s) => ({ id: s.id, name: s.name, elementType: s.elementType, offset: s.offset, byteLength: s.byteLength, crc32: s.crc32 })),
     metadata,
     docNumbers: Array.from(docNumbers),
+    ...(segment.contents.knnNeighbors ? { knnNeighbors: Array.from(segment.contents.knnNeighbors) } : {}),
     index: {
       formatVersion: index.formatVersion,
       docCount: index.docCount,

@@ -19,14 +19,18 @@ import {
   readSegmentLayout,
   removeStaleSegmentTempFiles,
   writeSegmentFile,
+  SEGMENT_FORMAT_VERSION,
   SEGMENT_SECTIONS,
+  READABLE_SEGMENT_VERSIONS,
   type SegmentContents,
 } from '../src/index/segment/segment-file.js';
 import { repoRoot } from './support/paths.js';
 import { tempDir } from './support/tmp.js';
 
 
-const goldenDir = path.join(repoRoot, 'index-format', 'v1');
+/** The goldens of every released version are read forever; the current version's are also written. */
+const goldenDirOf = (version: number): string => path.join(repoRoot, 'index-format', `v${version}`);
+const goldenDir = goldenDirOf(SEGMENT_FORMAT_VERSION);
 const segmentModuleUrl = new URL('../src/index/segment/segment-file.js', import.meta.url).href;
 const FOOTER = 48;
 
@@ -69,7 +73,7 @@ function segmentOf(rows: number, dim: number, params: Partial<SeismicBuildParams
   };
 }
 
-const ARRAY_NAMES = SEGMENT_SECTIONS.slice(3).map((spec) => spec.name) as (keyof SeismicIndexData)[];
+const ARRAY_NAMES = SEGMENT_SECTIONS.filter((spec) => spec.id >= 4 && spec.id <= 16).map((spec) => spec.name) as (keyof SeismicIndexData)[];
 
 function bytesOf(view: ArrayBufferView): Buffer {
   return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
@@ -92,6 +96,7 @@ function sameContents(t: Test, actual: SegmentContents, expected: SegmentContent
   t.strictSame(actual.index.params, { ...expected.index.params }, 'params');
   t.same(Object.keys(actual.index).sort(), Object.keys(expected.index).sort(), 'no field more or less');
   t.strictSame(actual.metadata, expected.metadata, 'metadata');
+  t.same(actual.knnNeighbors ? [...actual.knnNeighbors] : [], expected.knnNeighbors ? [...expected.knnNeighbors] : [], 'kNN graph');
 }
 
 function errorOf(action: () => unknown): SegmentFormatError | undefined {
@@ -252,7 +257,7 @@ t.test('the specification lists exactly the sections, with their ids and element
     const named = [...(row?.types.matchAll(/\b(u8|u16|u32|f16|f32|json)\b/g) ?? [])].map((m) => m[1]).sort();
     t.same(named, [...section.elementTypes].sort(), `element types of ${section.name}`);
   }
-  t.match(spec, new RegExp(`Version 1 has exactly these ${SEGMENT_SECTIONS.length} sections`), 'the section count');
+  t.match(spec, new RegExp(`Version ${SEGMENT_FORMAT_VERSION} has exactly these ${SEGMENT_SECTIONS.length} sections`), 'the section count');
 
   // The example of the index section is the tiny-f32 golden's.
   const example = /### The `index` section[\s\S]*?```json\n(.*)\n```/.exec(spec)?.[1];
@@ -277,6 +282,7 @@ interface GoldenDescription {
   sections: { id: number; name: string; elementType: string; offset: number; byteLength: number; crc32: number }[];
   metadata: Record<string, unknown>;
   docNumbers: number[];
+  knnNeighbors?: number[];
   index: { formatVersion: 1; docCount: number; dim: number; params: SeismicBuildParams; arrays: Record<string, GoldenArray> };
   queries: (GoldenQuery & { expected: { rows: number[]; docNumbers: number[]; scores: number[] } })[];
 }
@@ -288,44 +294,58 @@ function contentsFromDescription(description: GoldenDescription): SegmentContent
   for (const [name, array] of Object.entries(description.index.arrays)) arrays[name] = ARRAY_TYPES[array.type].from(array.values);
   const { formatVersion, docCount, dim, params } = description.index;
   const index = { formatVersion, params, docCount, dim, ...arrays } as unknown as SeismicIndexData;
-  return { index, docNumbers: Uint32Array.from(description.docNumbers), metadata: description.metadata as SegmentContents['metadata'] };
+  return {
+    index,
+    docNumbers: Uint32Array.from(description.docNumbers),
+    metadata: description.metadata as SegmentContents['metadata'],
+    ...(description.knnNeighbors ? { knnNeighbors: Uint32Array.from(description.knnNeighbors) } : {}),
+  };
 }
 
-const goldenNames = fs.readdirSync(goldenDir).filter((name) => name.endsWith('.json')).map((name) => name.slice(0, -'.json'.length)).sort();
+const namesIn = (dir: string): string[] => fs.readdirSync(dir).filter((name) => name.endsWith('.json')).map((name) => name.slice(0, -'.json'.length)).sort();
+const goldenNames = namesIn(goldenDir);
 
-t.test('the golden folder holds a .seg for every description and the script makes exactly these', async (t) => {
+t.test('the golden folder of the current version holds a .seg for every description and the script makes exactly these', async (t) => {
   t.same(goldenNames, goldenSegments().map((g) => g.name).sort());
   for (const name of goldenNames) t.ok(fs.existsSync(path.join(goldenDir, `${name}.seg`)), `${name}.seg exists`);
   t.ok(goldenNames.includes('empty'), 'an empty segment is among the goldens');
+  t.ok(goldenNames.includes('tiny-knn'), 'a segment with a kNN graph is among the goldens');
+  t.same(READABLE_SEGMENT_VERSIONS.filter((v) => fs.existsSync(goldenDirOf(v))), READABLE_SEGMENT_VERSIONS, 'every readable version has goldens');
 });
 
+for (const version of READABLE_SEGMENT_VERSIONS) {
+  const dir = goldenDirOf(version);
+  for (const name of namesIn(dir)) {
+    t.test(`golden v${version}/${name} decodes to its description`, async (t) => {
+      const description = JSON.parse(fs.readFileSync(path.join(dir, `${name}.json`), 'utf8')) as GoldenDescription;
+      const bytes = new Uint8Array(fs.readFileSync(path.join(dir, `${name}.seg`)));
+      t.equal(bytes.byteLength, description.byteLength);
+      t.equal(createHash('sha256').update(bytes).digest('hex'), description.sha256, 'the file is unchanged');
+      t.equal(readSegmentLayout(bytes).formatVersion, version, `a version ${version} file`);
+      t.strictSame(readSegmentLayout(bytes).sections.map((s) => ({ ...s })), description.sections);
+
+      const decoded = decodeSegment(bytes);
+      const expected = contentsFromDescription(description);
+      sameContents(t, decoded, expected);
+      t.equal(decoded.index.params.forwardValues, description.index.params.forwardValues);
+
+      for (const query of description.queries) {
+        const top = bruteForceTopK(decoded.index, query);
+        t.strictSame(top.rows, query.expected.rows, `brute-force rows of query ${query.indices.join(',')}`);
+        t.strictSame(top.scores, query.expected.scores, 'brute-force scores');
+        t.strictSame(top.rows.map((row) => decoded.docNumbers[row]), query.expected.docNumbers, 'global doc numbers');
+
+        // The decoded index is usable by the scorer: with every approximation off it finds the same.
+        const searcher = new TsSeismicSearcher(decoded.index, EXACT_QUERY_PARAMS, decoded.knnNeighbors ? { knnNeighbors: decoded.knnNeighbors } : {});
+        const found = searcher.search({ indices: Uint32Array.from(query.indices), values: Float32Array.from(query.values) }, { k: query.k });
+        t.strictSame([...found.docs], query.expected.rows, 'exact search over the decoded index');
+        found.scores.forEach((score, i) => t.ok(Math.abs(score - query.expected.scores[i]!) <= 1e-5 * Math.max(1, Math.abs(score)), `score ${i} matches`));
+      }
+    });
+  }
+}
+
 for (const name of goldenNames) {
-  t.test(`golden ${name} decodes to its description`, async (t) => {
-    const description = JSON.parse(fs.readFileSync(path.join(goldenDir, `${name}.json`), 'utf8')) as GoldenDescription;
-    const bytes = new Uint8Array(fs.readFileSync(path.join(goldenDir, `${name}.seg`)));
-    t.equal(bytes.byteLength, description.byteLength);
-    t.equal(createHash('sha256').update(bytes).digest('hex'), description.sha256, 'the file is unchanged');
-    t.strictSame(readSegmentLayout(bytes).sections.map((s) => ({ ...s })), description.sections);
-
-    const decoded = decodeSegment(bytes);
-    const expected = contentsFromDescription(description);
-    sameContents(t, decoded, expected);
-    t.equal(decoded.index.params.forwardValues, description.index.params.forwardValues);
-
-    for (const query of description.queries) {
-      const top = bruteForceTopK(decoded.index, query);
-      t.strictSame(top.rows, query.expected.rows, `brute-force rows of query ${query.indices.join(',')}`);
-      t.strictSame(top.scores, query.expected.scores, 'brute-force scores');
-      t.strictSame(top.rows.map((row) => decoded.docNumbers[row]), query.expected.docNumbers, 'global doc numbers');
-
-      // The decoded index is usable by the scorer: with every approximation off it finds the same.
-      const searcher = new TsSeismicSearcher(decoded.index, EXACT_QUERY_PARAMS);
-      const found = searcher.search({ indices: Uint32Array.from(query.indices), values: Float32Array.from(query.values) }, { k: query.k });
-      t.strictSame([...found.docs], query.expected.rows, 'exact search over the decoded index');
-      found.scores.forEach((score, i) => t.ok(Math.abs(score - query.expected.scores[i]!) <= 1e-5 * Math.max(1, Math.abs(score)), `score ${i} matches`));
-    }
-  });
-
   t.test(`golden ${name}: the writer still produces it byte for byte`, async (t) => {
     const description = JSON.parse(fs.readFileSync(path.join(goldenDir, `${name}.json`), 'utf8')) as GoldenDescription;
     const bytes = fs.readFileSync(path.join(goldenDir, `${name}.seg`));
@@ -439,12 +459,12 @@ t.test('a file that is not a segment is SEGMENT_BAD_MAGIC', async (t) => {
 
 t.test('a future version is refused by name, even with valid checksums', async (t) => {
   const bytes = reference();
-  view(bytes).setUint32(8, 2, true);
-  view(bytes).setUint32(bytes.byteLength - FOOTER + 32, 2, true);
+  view(bytes).setUint32(8, 3, true);
+  view(bytes).setUint32(bytes.byteLength - FOOTER + 32, 3, true);
   refreshChecksums(bytes);
   const error = errorOf(() => decodeSegment(bytes));
   t.equal(error?.code, 'SEGMENT_UNSUPPORTED_VERSION');
-  t.match(error?.message ?? '', /version 2; this reader reads versions 1/);
+  t.match(error?.message ?? '', /version 3; this reader reads versions 1, 2/);
   t.equal(errorOf(() => decodeSegment(bytes.subarray(0, 100)))?.code, 'SEGMENT_UNSUPPORTED_VERSION', 'also when cut short');
 
   const zero = reference();
@@ -452,9 +472,16 @@ t.test('a future version is refused by name, even with valid checksums', async (
   t.equal(errorOf(() => decodeSegment(zero))?.code, 'SEGMENT_UNSUPPORTED_VERSION', 'version 0 was never written');
 
   const mismatched = reference();
-  view(mismatched).setUint32(mismatched.byteLength - FOOTER + 32, 2, true);
+  view(mismatched).setUint32(mismatched.byteLength - FOOTER + 32, 1, true);
   refreshChecksums(mismatched);
   t.equal(errorOf(() => decodeSegment(mismatched))?.code, 'SEGMENT_CORRUPT', 'header and footer versions disagree');
+
+  // A version 1 file holds no section 17: one that claims version 1 but has it is refused.
+  const claimsOne = reference();
+  view(claimsOne).setUint32(8, 1, true);
+  view(claimsOne).setUint32(claimsOne.byteLength - FOOTER + 32, 1, true);
+  refreshChecksums(claimsOne);
+  t.equal(errorOf(() => decodeSegment(claimsOne))?.code, 'SEGMENT_CORRUPT', 'section 17 in a version 1 file');
 });
 
 t.test('a big-endian file is SEGMENT_WRONG_ENDIANNESS', async (t) => {

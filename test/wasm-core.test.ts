@@ -144,13 +144,13 @@ t.test('coded errors from the core', (t) => {
   t.equal(core.check(7, 'test'), 7, 'non-negative results pass through');
   // The core refuses out-of-range terms on its own, even if the host skipped validation.
   const raw = new ScoringCore();
-  t.equal(raw.exports.search(1, 10, 1, 0.5, 0), -3, 'search before configure reports CORE_NOT_CONFIGURED');
+  t.equal(raw.exports.search(1, 10, 1, 0.5, 0, 0), -3, 'search before configure reports CORE_NOT_CONFIGURED');
   const wasm = new WasmSeismicSearcher(index);
   const coreOf = (wasm as unknown as { core: ScoringCore }).core;
   coreOf.check(coreOf.exports.reserveQuery(1), 'reserve');
   coreOf.views().u32[coreOf.exports.queryTermsAt() >>> 2] = docs.dim + 5;
   coreOf.views().f32[coreOf.exports.queryValuesAt() >>> 2] = 1;
-  throwsCoreCode(t, () => coreOf.check(coreOf.exports.search(1, 10, 1, 0.5, 0), 'search'), 'CORE_BAD_QUERY', 'term >= dim inside the core');
+  throwsCoreCode(t, () => coreOf.check(coreOf.exports.search(1, 10, 1, 0.5, 0, 0), 'search'), 'CORE_BAD_QUERY', 'term >= dim inside the core');
   wasm.dispose();
   try {
     wasm.search(rowOf(queries, 0));

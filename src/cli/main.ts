@@ -47,7 +47,7 @@ Usage:
                                  (and a dense HNSW graph, saved beside the segments)
   sparrow search COLLECTION "query text" [-k 10] [--explain] [--json]
   sparrow search COLLECTION --vectors QUERIES -k 10 --out RUN   run a query file; writes RUN and RUN.latency.json
-      --mode auto|exact|approximate|safe, --query-cut N, --heap-factor X, --filter JSON
+      --mode auto|exact|approximate|safe, --query-cut N, --heap-factor X, --knn N, --filter JSON
       --dense-vector JSON, --retrieval auto|sparse|dense|hybrid, --fusion JSON   dense and hybrid search
   sparrow eval beir DIR --out OUT [--split test] [--fields flat|multifield] [--k 1000] [--keep-query-doc]
       --mode exact|approximate [--query-cut N] [--heap-factor X] [--index-settings JSON]
@@ -297,6 +297,7 @@ async function commandSearch(args: string[]): Promise<number> {
     mode: { type: 'string' },
     'query-cut': { type: 'string' },
     'heap-factor': { type: 'string' },
+    knn: { type: 'string' },
     filter: { type: 'string' },
     'dense-vector': { type: 'string' },
     retrieval: { type: 'string' },
@@ -330,7 +331,13 @@ async function commandSearch(args: string[]): Promise<number> {
       throw new UsageError('--filter must be JSON, e.g. \'{"year": {"gte": 2020}}\'');
     }
   }
-  const approximate = queryCut !== undefined || heapFactor !== undefined ? { ...(queryCut ? { queryCut } : {}), ...(heapFactor !== undefined ? { heapFactor } : {}) } : undefined;
+  const knnText = values.knn as string | undefined;
+  const knn = knnText === undefined ? undefined : Number(knnText);
+  if (knn !== undefined && !(Number.isInteger(knn) && knn >= 0 && knn <= 256)) throw new UsageError('--knn must be an integer in 0 .. 256');
+  const approximate =
+    queryCut !== undefined || heapFactor !== undefined || knn !== undefined
+      ? { ...(queryCut ? { queryCut } : {}), ...(heapFactor !== undefined ? { heapFactor } : {}), ...(knn !== undefined ? { knn } : {}) }
+      : undefined;
   const searchOptions = {
     ...(mode ? { mode: mode as 'auto' | 'exact' | 'approximate' | 'safe' } : {}),
     ...(approximate ? { approximate } : {}),

@@ -54,7 +54,7 @@ export interface SearchRequest {
    */
   readonly mode?: SearchMode;
   /** Per-query parameters of the approximate index. */
-  readonly approximate?: { readonly queryCut?: number; readonly heapFactor?: number };
+  readonly approximate?: { readonly queryCut?: number; readonly heapFactor?: number; readonly knn?: number };
 }
 
 export type SearchMode = 'auto' | 'exact' | 'approximate' | 'safe';

@@ -1,5 +1,6 @@
 import { parentPort } from 'node:worker_threads';
 import { buildSeismicIndexParallel } from '../index/seismic/build-parallel.js';
+import { buildKnnGraph } from '../index/seismic/knn-graph.js';
 import type { SeismicBuildParams } from '../index/seismic/params.js';
 import { writeSegmentFile, type SegmentMetadata } from '../index/segment/segment-file.js';
 import { buildErrorCode } from './build-error-code.js';
@@ -34,7 +35,9 @@ parentPort?.once('message', (job: SegmentBuildJob) => {
       undefined,
       job.progress,
     );
-    const info = await writeSegmentFile(job.path, { index, docNumbers: job.docNumbers, metadata: job.metadata });
+    // The kNN graph (index.build.knnNeighbors) is searched out of the finished index.
+    const knnNeighbors = index.params.knnNeighbors > 0 ? buildKnnGraph(index, index.params.knnNeighbors) : undefined;
+    const info = await writeSegmentFile(job.path, { index, docNumbers: job.docNumbers, metadata: job.metadata, ...(knnNeighbors ? { knnNeighbors } : {}) });
     return { ok: true, byteLength: info.byteLength, buildMs: performance.now() - started };
   })()
     .catch((error: unknown): SegmentBuildReply => ({ ok: false, code: buildErrorCode(error), message: (error as Error).message }))

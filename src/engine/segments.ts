@@ -106,6 +106,8 @@ export interface ApproximateOptions {
    * approximate lists; queryCut and heapFactor do not apply.
    */
   readonly safe?: boolean;
+  /** kNN refinement: neighbours of each result scored from the segment's graph (default all; 0 off). */
+  readonly knn?: number;
 }
 
 export interface Candidate {
@@ -371,6 +373,7 @@ export class SegmentSet {
     const candidates: Candidate[] = [];
     const queryCut = options.queryCut ?? this.settings.query.queryCut ?? DEFAULT_QUERY_PARAMS.queryCut;
     const heapFactor = options.heapFactor ?? this.settings.query.heapFactor ?? DEFAULT_QUERY_PARAMS.heapFactor;
+    const knn = options.knn ?? this.settings.query.knn;
     for (const segment of this.segments) {
       // Terms the segment never saw (added to the dictionary later) cannot match in it.
       let usable = 0;
@@ -381,7 +384,9 @@ export class SegmentSet {
       const segmentQuery = { indices: query.termIds.subarray(0, usable), values: query.weights.subarray(0, usable) };
       let depth = options.k;
       const run = (k: number): SearchResult =>
-        options.safe ? segment.searcher.safeSearch(segmentQuery, { k, excluded }) : segment.searcher.search(segmentQuery, { k, queryCut, heapFactor, excluded });
+        options.safe
+          ? segment.searcher.safeSearch(segmentQuery, { k, excluded })
+          : segment.searcher.search(segmentQuery, { k, queryCut, heapFactor, excluded, ...(knn !== undefined ? { knn } : {}) });
       let result = run(depth);
       // A segment breaks ties by row; the collection breaks them by id. When the k-th score is tied
       // at the end of the list, widen the request until the whole tie group is in the candidates.
@@ -584,7 +589,11 @@ export class SegmentSet {
     // A copy, taken first: the searcher's allocations may grow the memory and detach every view of it.
     const docNumbers = contents.docNumbers.slice();
     // decodeSegment has checked the checksums and the index's structure: no second pass here.
-    const searcher = new WasmSeismicSearcher(contents.index, this.settings.query, { validate: false, core });
+    const searcher = new WasmSeismicSearcher(contents.index, this.settings.query, {
+      validate: false,
+      core,
+      ...(contents.knnNeighbors ? { knnNeighbors: contents.knnNeighbors } : {}),
+    });
     const deletedRows = new RoaringBitmap32();
     for (let row = 0; row < docNumbers.length; row++) if (!full.isAlive(docNumbers[row]!)) deletedRows.add(row);
     const segment: LoadedSegment = { record, docNumbers, searcher, deletedRows, deletedWords: toWords(deletedRows, docNumbers.length) };

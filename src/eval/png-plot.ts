@@ -20,7 +20,8 @@ const GLYPHS: Record<string, number[]> = {
   q: [7, 5, 7, 1, 1], r: [0, 7, 4, 4, 4], s: [7, 4, 7, 1, 7], t: [2, 7, 2, 2, 3], u: [0, 5, 5, 5, 7], y: [5, 5, 7, 1, 7],
   n: [0, 7, 5, 5, 5], i: [2, 0, 2, 2, 2], k: [4, 5, 6, 5, 5], w: [0, 5, 5, 7, 7], x: [0, 5, 2, 2, 5], o: [0, 7, 5, 5, 7],
   b: [4, 4, 7, 5, 7], d: [1, 1, 7, 5, 7], f: [3, 4, 6, 4, 4], g: [7, 5, 7, 1, 6], h: [4, 4, 7, 5, 5], v: [0, 5, 5, 5, 2],
-  '-': [0, 0, 7, 0, 0], '/': [1, 1, 2, 4, 4], ':': [0, 2, 0, 2, 0],
+  '-': [0, 0, 7, 0, 0], '/': [1, 1, 2, 4, 4], ':': [0, 2, 0, 2, 0], j: [1, 0, 1, 5, 7], z: [0, 7, 1, 2, 7],
+  ',': [0, 0, 0, 2, 4], '+': [0, 2, 7, 2, 0], '>': [4, 2, 1, 2, 4], '<': [1, 2, 4, 2, 1], '%': [5, 1, 2, 4, 5], _: [0, 0, 0, 0, 7],
 };
 
 export class Canvas {
@@ -45,7 +46,8 @@ export class Canvas {
   text(x: number, y: number, text: string, color: Color = [0, 0, 0], scale = 2): void {
     let cursor = x;
     for (const char of text) {
-      const glyph = GLYPHS[char] ?? GLYPHS[' ']!;
+      // One case only: capitals are drawn as small letters.
+      const glyph = GLYPHS[char] ?? GLYPHS[char.toLowerCase()] ?? GLYPHS[' ']!;
       for (let row = 0; row < 5; row++) {
         for (let col = 0; col < 3; col++) {
           if ((glyph[row]! >> (2 - col)) & 1) {
@@ -70,7 +72,14 @@ export interface RecallLatencySeries {
  */
 export function plotRecallLatency(
   series: readonly RecallLatencySeries[],
-  options: { readonly xLabel: string; readonly yLabel: string; readonly marks?: readonly { recall: number; latencyMs: number; label: string }[]; readonly targetRecall?: number },
+  options: {
+    readonly xLabel: string;
+    readonly yLabel: string;
+    readonly marks?: readonly { recall: number; latencyMs: number; label: string }[];
+    readonly targetRecall?: number;
+    /** A logarithmic latency axis: for points an order of magnitude or more apart (engines side by side). */
+    readonly logY?: boolean;
+  },
 ): Buffer {
   const canvas = new Canvas(800, 560);
   const left = 80;
@@ -84,16 +93,32 @@ export function plotRecallLatency(
   const xMax = 1;
   const yMax = Math.max(...latencies, 0) * 1.1 || 1;
   const px = (recall: number): number => left + ((recall - xMin) / (xMax - xMin || 1)) * (right - left);
-  const py = (latency: number): number => bottom - (latency / yMax) * (bottom - top);
+  const positive = latencies.filter((l) => l > 0);
+  const logMin = Math.floor(Math.log10(Math.min(...positive, yMax)));
+  const logMax = Math.ceil(Math.log10(yMax));
+  const py = options.logY
+    ? (latency: number): number => bottom - ((Math.log10(Math.max(latency, 10 ** logMin)) - logMin) / (logMax - logMin || 1)) * (bottom - top)
+    : (latency: number): number => bottom - (latency / yMax) * (bottom - top);
   const black: Color = [0, 0, 0];
   const grey: Color = [210, 210, 210];
   for (let i = 0; i <= 5; i++) {
     const recall = xMin + ((xMax - xMin) * i) / 5;
     canvas.line(px(recall), top, px(recall), bottom, grey);
     canvas.text(px(recall) - 16, bottom + 8, recall.toFixed(2));
+    if (options.logY) continue;
     const latency = (yMax * i) / 5;
     canvas.line(left, py(latency), right, py(latency), grey);
     canvas.text(8, py(latency) - 5, latency.toFixed(2));
+  }
+  if (options.logY) {
+    for (let power = logMin; power <= logMax; power++) {
+      for (const step of [1, 2, 5]) {
+        const latency = step * 10 ** power;
+        if (power === logMax && step > 1) break;
+        canvas.line(left, py(latency), right, py(latency), step === 1 ? [170, 170, 170] : grey);
+        canvas.text(8, py(latency) - 5, latency >= 1 ? String(latency) : latency.toPrecision(1));
+      }
+    }
   }
   canvas.line(left, bottom, right, bottom, black);
   canvas.line(left, top, left, bottom, black);
@@ -105,12 +130,14 @@ export function plotRecallLatency(
     const sorted = [...line.points].sort((a, b) => a.recall - b.recall);
     for (let j = 1; j < sorted.length; j++) canvas.line(px(sorted[j - 1]!.recall), py(sorted[j - 1]!.latencyMs), px(sorted[j]!.recall), py(sorted[j]!.latencyMs), color);
     for (const point of sorted) canvas.dot(px(point.recall), py(point.latencyMs), color);
-    canvas.text(right - 150, top + 10 + 16 * i, line.label, color);
+    canvas.text(right - Math.max(150, line.label.length * 8 + 4), top + 10 + 16 * i, line.label, color);
   });
-  for (const mark of options.marks ?? []) {
+  (options.marks ?? []).forEach((mark, i) => {
     for (let a = 0; a < 64; a++) canvas.set(px(mark.recall) + 7 * Math.cos((a / 64) * 2 * Math.PI), py(mark.latencyMs) + 7 * Math.sin((a / 64) * 2 * Math.PI), black);
-    canvas.text(px(mark.recall) - 60, py(mark.latencyMs) - 20, mark.label);
-  }
+    // Labels alternate above and below their mark, so neighbours do not print over each other.
+    const width = mark.label.length * 8;
+    canvas.text(Math.min(px(mark.recall) - width / 2, right - width), py(mark.latencyMs) + (i % 2 === 0 ? -22 : 12), mark.label);
+  });
   return encodePng(canvas.width, canvas.height, canvas.pixels);
 }
 

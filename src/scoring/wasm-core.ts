@@ -56,7 +56,8 @@ export interface CoreExports {
   lastBlocksScored(): number;
   lastBlocksSkipped(): number;
   lastDocsScored(): number;
-  search(queryLength: number, k: number, queryCut: number, heapFactor: number, excludedWords: number): number;
+  search(queryLength: number, k: number, queryCut: number, heapFactor: number, excludedWords: number, knn: number): number;
+  configureKnn(neighborsAt: number, stored: number): number;
   buildSafe(blockSize: number): number;
   safeArrayAt(which: number): number;
   safeSearch(queryLength: number, k: number, excludedWords: number): number;

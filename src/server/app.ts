@@ -464,7 +464,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
         explain: boolean;
         filter?: Record<string, unknown>;
         mode?: 'auto' | 'exact' | 'approximate' | 'safe';
-        approximate?: { query_cut?: number; heap_factor?: number };
+        approximate?: { query_cut?: number; heap_factor?: number; knn?: number };
       };
     }>(
       '/collections/:name/search',
@@ -505,6 +505,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
                 approximate: {
                   ...(body.approximate.query_cut !== undefined ? { queryCut: body.approximate.query_cut } : {}),
                   ...(body.approximate.heap_factor !== undefined ? { heapFactor: body.approximate.heap_factor } : {}),
+                  ...(body.approximate.knn !== undefined ? { knn: body.approximate.knn } : {}),
                 },
               }
             : {}),

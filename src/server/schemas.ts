@@ -183,6 +183,12 @@ export function searchBodySchema(limits: ServerLimits) {
         properties: {
           query_cut: { type: 'integer', minimum: 1, maximum: limits.queryTerms, description: 'Only the query\'s heaviest terms are used.' },
           heap_factor: { type: 'number', exclusiveMinimum: 0, maximum: 1, description: 'Blocks whose bound is below heap_factor x the k-th score are skipped.' },
+          knn: {
+            type: 'integer',
+            minimum: 0,
+            maximum: 256,
+            description: 'kNN refinement: neighbours of each result scored from the segments\' kNN graph (index setting build.knnNeighbors); default all stored, 0 off.',
+          },
         },
       },
     },

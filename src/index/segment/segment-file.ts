@@ -8,7 +8,7 @@ import type { SeismicBuildParams } from '../seismic/params.js';
 import { SegmentFormatError } from './errors.js';
 
 /*
- * Segment file format, version 1. index-format/README.md is the specification; the constants and
+ * Segment file format, versions 1 and 2 (2 is written). index-format/README.md is the specification; the constants and
  * the section table below must stay in step with it, and files once written must read forever.
  */
 
@@ -22,7 +22,16 @@ export interface SegmentContents {
   readonly docNumbers: Uint32Array;
   /** Small JSON object: segment id, creation time, scoring model and its frozen statistics, ... */
   readonly metadata: SegmentMetadata;
+  /**
+   * The kNN graph (format version 2): row d's nearest rows by dot product are entries
+   * d × κ .. (d + 1) × κ, best first, κ = length / docCount; NO_NEIGHBOR pads a row with fewer.
+   * Absent or empty: no graph.
+   */
+  readonly knnNeighbors?: Uint32Array;
 }
+
+/** Padding of a kNN row with fewer than κ neighbours. */
+export const NO_NEIGHBOR = 0xffffffff;
 
 /** 'f16' is half-precision bits read as a Uint16Array; 'json' is UTF-8 text. */
 export type SegmentElementType = 'u8' | 'u16' | 'u32' | 'f32' | 'f16' | 'json';
@@ -56,9 +65,9 @@ export interface SegmentFileInfo extends SegmentLayout {
 }
 
 /** The version this code writes. */
-export const SEGMENT_FORMAT_VERSION = 1;
+export const SEGMENT_FORMAT_VERSION = 2;
 /** Every version this code reads: a version once released stays readable. */
-export const READABLE_SEGMENT_VERSIONS: readonly number[] = Object.freeze([1]);
+export const READABLE_SEGMENT_VERSIONS: readonly number[] = Object.freeze([1, 2]);
 
 const SEGMENT_HEADER_MAGIC = Uint8Array.of(0x89, 0x53, 0x50, 0x52, 0x57, 0x53, 0x45, 0x47); // "\x89SPRWSEG"
 const SEGMENT_FOOTER_MAGIC = Uint8Array.of(0x53, 0x50, 0x52, 0x57, 0x45, 0x4e, 0x44, 0x0a); // "SPRWEND\n"
@@ -92,15 +101,20 @@ type IndexArrayName =
   | 'summaryScale'
   | 'summaryOffset';
 
-type SectionName = 'metadata' | 'index' | 'docNumbers' | IndexArrayName;
+type SectionName = 'metadata' | 'index' | 'docNumbers' | IndexArrayName | 'knnNeighbors';
 
 export interface SegmentSectionSpec {
   readonly id: number;
   readonly name: SectionName;
   readonly elementTypes: readonly SegmentElementType[];
+  /** The first format version with this section (1 when absent). */
+  readonly since?: number;
 }
 
-/** Version 1's sections. Ids are permanent; every section is required exactly once. */
+/**
+ * Every section of the current version. Ids are permanent; a file of version v holds exactly the
+ * sections with since <= v, each once.
+ */
 export const SEGMENT_SECTIONS: readonly SegmentSectionSpec[] = Object.freeze(([
   { id: 1, name: 'metadata', elementTypes: ['json'] },
   { id: 2, name: 'index', elementTypes: ['json'] },
@@ -118,10 +132,16 @@ export const SEGMENT_SECTIONS: readonly SegmentSectionSpec[] = Object.freeze(([
   { id: 14, name: 'summaryValues', elementTypes: ['u8'] },
   { id: 15, name: 'summaryScale', elementTypes: ['f32'] },
   { id: 16, name: 'summaryOffset', elementTypes: ['f32'] },
+  { id: 17, name: 'knnNeighbors', elementTypes: ['u32'], since: 2 },
 ] satisfies SegmentSectionSpec[]).map((spec) => Object.freeze({ ...spec, elementTypes: Object.freeze(spec.elementTypes) })));
 
 const SECTIONS_BY_ID = new Map(SEGMENT_SECTIONS.map((spec) => [spec.id, spec]));
-const INDEX_ARRAY_NAMES = SEGMENT_SECTIONS.slice(3).map((spec) => spec.name as IndexArrayName);
+const INDEX_ARRAY_NAMES = SEGMENT_SECTIONS.filter((spec) => spec.id >= 4 && spec.id <= 16).map((spec) => spec.name as IndexArrayName);
+
+/** The sections a file of this format version holds. */
+export function sectionsOfVersion(version: number): readonly SegmentSectionSpec[] {
+  return SEGMENT_SECTIONS.filter((spec) => (spec.since ?? 1) <= version);
+}
 
 /** The scalar fields of SeismicIndexData: the keys of the `index` JSON section, in this order. */
 const INDEX_SCALAR_NAMES = ['formatVersion', 'docCount', 'dim', 'params'] as const;
@@ -230,6 +250,28 @@ function checkContents(segment: SegmentContents): void {
   }
   if (!isPlainObject(metadata)) invalid('segment.metadata must be a plain JSON object');
   checkJsonSafe(metadata, 'metadata');
+  const knn = segment.knnNeighbors;
+  if (knn !== undefined) {
+    if (!(knn instanceof Uint32Array)) invalid('segment.knnNeighbors must be a Uint32Array');
+    const problem = knnProblem(knn, index.docCount);
+    if (problem) invalid(`segment.knnNeighbors ${problem}`);
+  }
+}
+
+/** What is wrong with a kNN graph for docCount rows, or undefined. */
+function knnProblem(knn: Uint32Array, docCount: number): string | undefined {
+  if (knn.length === 0) return undefined;
+  if (docCount === 0 || knn.length % docCount !== 0) return `has ${knn.length} entries, not a multiple of the ${docCount} documents`;
+  const k = knn.length / docCount;
+  for (let row = 0; row < docCount; row++) {
+    for (let i = row * k; i < (row + 1) * k; i++) {
+      const neighbor = knn[i]!;
+      if (neighbor === NO_NEIGHBOR) continue;
+      if (neighbor >= docCount) return `row ${row} names neighbour ${neighbor}, not a row of the segment`;
+      if (neighbor === row) return `row ${row} names itself as a neighbour`;
+    }
+  }
+  return undefined;
 }
 
 interface PlannedSegment {
@@ -249,6 +291,7 @@ function planSegment(segment: SegmentContents): PlannedSegment {
     if (spec.name === 'metadata') payloads.push({ spec, elementType: 'json', bytes: utf8Encoder.encode(JSON.stringify(metadata)) });
     else if (spec.name === 'index') payloads.push({ spec, elementType: 'json', bytes: utf8Encoder.encode(JSON.stringify(indexHeader)) });
     else if (spec.name === 'docNumbers') payloads.push({ spec, elementType: 'u32', bytes: bytesOf(docNumbers) });
+    else if (spec.name === 'knnNeighbors') payloads.push({ spec, elementType: 'u32', bytes: bytesOf(segment.knnNeighbors ?? new Uint32Array(0)) });
     else {
       const array = index[spec.name];
       const elementType = elementTypeOf(spec.name, array, index.params);
@@ -511,7 +554,7 @@ export function readSegmentLayout(bytes: Uint8Array): SegmentLayout {
     const at = directoryOffset + DIRECTORY_PREFIX_BYTES + i * DIRECTORY_ENTRY_BYTES;
     const id = view.getUint32(at, true);
     const spec = SECTIONS_BY_ID.get(id);
-    if (spec === undefined) corrupt(`directory entry ${i} names unknown section id ${id}`, 'directory');
+    if (spec === undefined || (spec.since ?? 1) > formatVersion) corrupt(`directory entry ${i} names section id ${id}, unknown in format version ${formatVersion}`, 'directory');
     if (seen.has(id)) corrupt(`section ${spec.name} appears twice`, 'directory');
     seen.add(id);
     const elementType = ELEMENT_TYPES_BY_CODE[view.getUint8(at + 4)];
@@ -535,7 +578,7 @@ export function readSegmentLayout(bytes: Uint8Array): SegmentLayout {
     sections.push({ id, name: spec.name, elementType, offset, byteLength: sectionBytes, crc32: view.getUint32(at + 24, true) });
   }
   if (expectedOffset !== directoryOffset) corrupt(`the sections end at ${expectedOffset} but the directory starts at ${directoryOffset}`, 'directory');
-  for (const spec of SEGMENT_SECTIONS) if (!seen.has(spec.id)) corrupt(`section ${spec.name} is missing`, 'directory');
+  for (const spec of sectionsOfVersion(formatVersion)) if (!seen.has(spec.id)) corrupt(`section ${spec.name} is missing`, 'directory');
 
   return { formatVersion, byteLength, headerCrc32, directoryOffset, directoryByteLength, directoryCrc32, footerOffset, sections };
 }
@@ -637,7 +680,14 @@ export function decodeSegment(bytes: Uint8Array): SegmentContents {
   for (let i = 1; i < docNumbers.length; i++) {
     if (docNumbers[i]! <= docNumbers[i - 1]!) invalidIndex(`docNumbers is not strictly ascending at row ${i}`);
   }
-  return { index, docNumbers, metadata: metadata as SegmentMetadata };
+  const knnSection = byName.get('knnNeighbors');
+  const knnNeighbors = knnSection ? (typedArrayOf(bytes, knnSection) as Uint32Array) : undefined;
+  if (knnNeighbors) {
+    // The searcher follows these numbers without bounds checks.
+    const problem = knnProblem(knnNeighbors, index.docCount);
+    if (problem) invalidIndex(`knnNeighbors ${problem}`);
+  }
+  return { index, docNumbers, metadata: metadata as SegmentMetadata, ...(knnNeighbors && knnNeighbors.length > 0 ? { knnNeighbors } : {}) };
 }
 
 /**

@@ -2,7 +2,7 @@ import type { SparseVector } from '../sparse-matrix.js';
 import { f16DecodeTable } from './f16.js';
 import { validateIndexData, type SeismicIndexData } from './index-data.js';
 import { DEFAULT_QUERY_PARAMS, resolveQueryParams, type SeismicQueryParams } from './params.js';
-import { EMPTY_RESULT, queryCutOrder, validateQuery, type SearchOptions, type SearchResult, type SeismicSearcher } from './search-api.js';
+import { EMPTY_RESULT, knnOption, NO_NEIGHBOR, queryCutOrder, validateQuery, type SearchOptions, type SearchResult, type SeismicSearcher } from './search-api.js';
 import type { SearchStats } from './query-wasm.js';
 import { TopKHeap } from './top-k.js';
 
@@ -29,7 +29,11 @@ export class TsSeismicSearcher implements SeismicSearcher {
   private readonly halfTable: Float32Array | undefined;
   private readonly stats: SearchStats = { listsVisited: 0, blocksScored: 0, blocksSkipped: 0, docsScored: 0 };
 
-  constructor(index: SeismicIndexData, defaults: Partial<SeismicQueryParams> = {}, options: { validate?: boolean } = {}) {
+  /** kNN graph: row d's neighbours are knnNeighbors[d × knnStored ..], NO_NEIGHBOR-padded. */
+  private readonly knnNeighbors: Uint32Array;
+  private readonly knnStored: number;
+
+  constructor(index: SeismicIndexData, defaults: Partial<SeismicQueryParams> = {}, options: { validate?: boolean; knnNeighbors?: Uint32Array } = {}) {
     if (options.validate !== false) validateIndexData(index);
     this.index = index;
     this.docCount = index.docCount;
@@ -39,6 +43,8 @@ export class TsSeismicSearcher implements SeismicSearcher {
     this.denseQuery = new Float32Array(index.dim);
     this.visited = new Uint32Array((index.docCount + 31) >>> 5);
     this.halfTable = index.params.forwardValues === 'f16' ? f16DecodeTable() : undefined;
+    this.knnNeighbors = options.knnNeighbors ?? new Uint32Array(0);
+    this.knnStored = index.docCount > 0 ? this.knnNeighbors.length / index.docCount : 0;
   }
 
   search(query: SparseVector, options: SearchOptions = {}): SearchResult {
@@ -94,6 +100,27 @@ export class TsSeismicSearcher implements SeismicSearcher {
         }
         stats.blocksScored++;
         this.scoreBlock(firstBlock + b, excluded, excludedWords);
+      }
+    }
+
+    const perResult = Math.min(knnOption(options.knn), this.knnStored);
+    if (perResult > 0) {
+      // The final set does not depend on the order seeds are taken in: a shared neighbour is
+      // scored once either way, and the heap keeps the same best k.
+      for (const seed of heap.heldDocs()) {
+        for (let n = 0; n < perResult; n++) {
+          const doc = this.knnNeighbors[seed * this.knnStored + n]!;
+          if (doc === NO_NEIGHBOR) break;
+          const word = doc >>> 5;
+          const bit = 1 << (doc & 31);
+          if ((visited[word]! & bit) !== 0) continue;
+          visited[word] = visited[word]! | bit;
+          if (word < excludedWords && (excluded![word]! & bit) !== 0) continue;
+          stats.docsScored++;
+          // A neighbour that shares no term with the query scores 0: it is no result.
+          const score = this.scoreDocument(doc);
+          if (score > 0) heap.offer(score, doc);
+        }
       }
     }
 

@@ -4,7 +4,7 @@ import { SeismicError } from './errors.js';
 import { indexArrays, validateIndexData, type SeismicIndexData } from './index-data.js';
 import { DEFAULT_QUERY_PARAMS, resolveQueryParams, type SeismicQueryParams } from './params.js';
 import { safeBlockSize, type SafeBounds } from './safe-bounds.js';
-import { EMPTY_RESULT, validateQuery, type SearchOptions, type SearchResult, type SeismicSearcher } from './search-api.js';
+import { EMPTY_RESULT, knnOption, validateQuery, type SearchOptions, type SearchResult, type SeismicSearcher } from './search-api.js';
 
 const VALUE_FORMAT_CODES = { f32: 0, f16: 1, u8: 2 } as const;
 
@@ -38,6 +38,8 @@ export class WasmSeismicSearcher implements SeismicSearcher {
   private safeReady = false;
   /** Rows per safe-mode block. */
   private readonly safeRows: number;
+  /** Neighbours per document in the kNN graph (0: none). */
+  readonly knnStored: number = 0;
   /** Milliseconds the safe bounds took to build, and their bytes (0 until the first safe query). */
   safeBuildMs = 0;
   safeBytes = 0;
@@ -49,7 +51,7 @@ export class WasmSeismicSearcher implements SeismicSearcher {
   constructor(
     index: SeismicIndexData,
     defaults: Partial<SeismicQueryParams> = {},
-    options: { validate?: boolean; memoryLimitBytes?: number; core?: ScoringCore; safeBlockSize?: number } = {},
+    options: { validate?: boolean; memoryLimitBytes?: number; core?: ScoringCore; safeBlockSize?: number; knnNeighbors?: Uint32Array } = {},
   ) {
     if (options.validate !== false) validateIndexData(index);
     this.docCount = index.docCount;
@@ -64,9 +66,16 @@ export class WasmSeismicSearcher implements SeismicSearcher {
     for (const array of Object.values(arrays)) if (!inCore(array)) total += Math.ceil(array.byteLength / 16) * 16;
     core.ensureFits(total, `an index of ${index.docCount} documents`);
     const at: Record<string, number> = {};
-    // Addresses are taken before anything is copied in: a copy may grow memory and detach the views.
+    // Addresses and lengths are taken before anything is copied in: a copy may grow memory and
+    // detach the views.
+    this.forwardEntries = index.forwardTerms.length;
+    const knn = options.knnNeighbors;
+    const knnStored = knn !== undefined && knn.length > 0 && index.docCount > 0 ? knn.length / index.docCount : 0;
+    if (!Number.isInteger(knnStored)) throw new SeismicError('SEISMIC_BAD_PARAMS', `a kNN graph of ${knn!.length} entries does not fit ${index.docCount} documents`);
+    let knnAt = knnStored > 0 && inCore(knn!) ? knn!.byteOffset : -1;
     for (const [name, array] of Object.entries(arrays)) if (inCore(array)) at[name] = array.byteOffset;
     for (const [name, array] of Object.entries(arrays)) if (at[name] === undefined) at[name] = core.copyIn(array);
+    if (knnStored > 0 && knnAt < 0) knnAt = core.copyIn(knn!);
     const status = core.call(() =>
       core.exports.configure(
         index.docCount,
@@ -90,7 +99,10 @@ export class WasmSeismicSearcher implements SeismicSearcher {
     );
     core.check(status, 'configuring the scoring core');
     this.core = core;
-    this.forwardEntries = index.forwardTerms.length;
+    if (knnStored > 0) {
+      this.knnStored = knnStored;
+      core.check(core.call(() => core.exports.configureKnn(knnAt, knnStored)), 'installing the kNN graph');
+    }
     this.safeRows = safeBlockSize(index.docCount, options.safeBlockSize);
   }
 
@@ -117,7 +129,7 @@ export class WasmSeismicSearcher implements SeismicSearcher {
       views.u32.set(excluded.subarray(0, excludedWords), exports.excludedAt() >>> 2);
     }
     const resultCount = core.check(
-      core.call(() => exports.search(length, Math.min(k, this.docCount), queryCut, heapFactor, excludedWords)),
+      core.call(() => exports.search(length, Math.min(k, this.docCount), queryCut, heapFactor, excludedWords, Math.min(knnOption(options.knn), this.knnStored))),
       'search',
     );
     // The search may have grown memory (a larger k than before): views must be fresh.

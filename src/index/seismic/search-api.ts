@@ -8,6 +8,11 @@ export interface SearchOptions extends Partial<SeismicQueryParams> {
    * Words beyond the array's end count as zero.
    */
   readonly excluded?: Uint32Array;
+  /**
+   * kNN refinement: neighbours of each result (from the segment's kNN graph) scored after the
+   * lists, those with a positive score offered as results; 0 turns it off. Default: every neighbour the graph stores (none without a graph).
+   */
+  readonly knn?: number;
 }
 
 /** Best first: score descending, equal scores by document number ascending. */
@@ -71,4 +76,14 @@ export function queryCutOrder(values: Float32Array, queryCut: number, order: Uin
     order[j] = position;
   }
   return Math.min(queryCut, length);
+}
+
+/** Padding of a kNN row with fewer neighbours (the segment file's NO_NEIGHBOR). */
+export const NO_NEIGHBOR = 0xffffffff;
+
+/** The knn search option as a count: undefined means every stored neighbour. */
+export function knnOption(knn: number | undefined): number {
+  if (knn === undefined) return 0xffffffff;
+  if (!Number.isInteger(knn) || knn < 0) throw new SeismicError('SEISMIC_BAD_SEARCH_PARAMS', `knn must be a non-negative integer, got ${knn}`);
+  return knn;
 }

@@ -80,6 +80,11 @@ export class TopKHeap {
     docs[i] = doc;
   }
 
+  /** A copy of the documents held now, in heap order. */
+  heldDocs(): Uint32Array {
+    return this.docs.slice(0, this.size);
+  }
+
   /** Results best first; empties the heap. */
   drain(): { docs: Uint32Array; scores: Float32Array } {
     const count = this.size;

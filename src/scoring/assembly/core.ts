@@ -644,12 +644,65 @@ function searchLists<T>(k: u32, listsVisited: u32, heapFactor: f32, excludedWord
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// kNN refinement: each result's nearest documents (the segment's kNN graph, format version 2)
+// are scored too, once the lists are done.
+
+const NO_NEIGHBOR: u32 = 0xffffffff;
+let knnNeighbors: usize = 0;
+let knnStored: u32 = 0;
+// The results whose neighbours are scored (a copy: the heap changes while they are).
+let knnSeeds: usize = 0;
+let knnSeedCapacity: u32 = 0;
+
+/** Installs the kNN graph: row d's neighbours are u32 entries d × stored .. (d + 1) × stored. */
+export function configureKnn(neighborsAt: usize, stored: u32): i32 {
+  if (!configured) return STATUS_NOT_CONFIGURED;
+  knnNeighbors = neighborsAt;
+  knnStored = stored;
+  return 0;
+}
+
+function refineWithNeighbors<T>(k: u32, perResult: u32, excludedWords: u32): void {
+  const seeds = heapSize;
+  if (seeds > knnSeedCapacity) {
+    const at = allocate(seeds << 2);
+    if (at == 0) return;
+    knnSeeds = at;
+    knnSeedCapacity = seeds;
+  }
+  memory.copy(knnSeeds, heapDocs, <usize>seeds << 2);
+  const used = perResult < knnStored ? perResult : knnStored;
+  const query = denseQuery;
+  const docTerms = forwardTerms;
+  const docValues = forwardValues;
+  for (let s: u32 = 0; s < seeds; s++) {
+    const row = <usize>load<u32>(knnSeeds + (<usize>s << 2)) * knnStored;
+    for (let n: u32 = 0; n < used; n++) {
+      const doc = load<u32>(knnNeighbors + ((row + n) << 2));
+      if (doc == NO_NEIGHBOR) break;
+      const word = doc >> 5;
+      const bit: u32 = 1 << (doc & 31);
+      const wordAt = visitedBits + (<usize>word << 2);
+      const visited = load<u32>(wordAt);
+      if (visited & bit) continue;
+      store<u32>(wordAt, visited | bit);
+      if (word < excludedWords && (load<u32>(excludedBits + (<usize>word << 2)) & bit)) continue;
+      statDocsScored++;
+      // A neighbour that shares no term with the query scores 0: it is no result.
+      const score = scoreDocument<T>(doc, query, docTerms, docValues);
+      if (score > 0) heapOffer(score, doc, k);
+    }
+  }
+}
+
 /**
  * Top-k of the query in queryTermsAt()/queryValuesAt() (ascending term ids). Returns the number
  * of results (read them at resultDocsAt()/resultScoresAt()) or a negative status.
  * excludedWords: how many words of the deletion bitset the host copied (0 = none).
+ * knn: neighbours of each result to score from the kNN graph (0: none; at most those stored).
  */
-export function search(queryLength: u32, k: u32, queryCut: u32, heapFactor: f32, excludedWords: u32): i32 {
+export function search(queryLength: u32, k: u32, queryCut: u32, heapFactor: f32, excludedWords: u32, knn: u32): i32 {
   if (!configured) return STATUS_NOT_CONFIGURED;
   statListsVisited = 0;
   statBlocksScored = 0;
@@ -679,6 +732,10 @@ export function search(queryLength: u32, k: u32, queryCut: u32, heapFactor: f32,
   const listsVisited = queryCut < queryLength ? queryCut : queryLength;
   if (wideTerms) searchLists<u32>(k, listsVisited, heapFactor, excludedWords);
   else searchLists<u16>(k, listsVisited, heapFactor, excludedWords);
+  if (knn > 0 && knnStored > 0) {
+    if (wideTerms) refineWithNeighbors<u32>(k, knn, excludedWords);
+    else refineWithNeighbors<u16>(k, knn, excludedWords);
+  }
 
   for (let j: u32 = 0; j < queryLength; j++) {
     store<f32>(denseQuery + (<usize>load<u32>(queryTerms + (<usize>j << 2)) << 2), 0);

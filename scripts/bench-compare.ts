@@ -2,7 +2,7 @@
  * sparrow's query modes next to Lucene 8 on the same sparse vectors, in one run.
  *
  *   node dist/scripts/bench-compare.js [--source synthetic|scifact] [--docs 100000] [--queries 1000]
- *     [--seed 42] [--k 10] [--out out/bench-compare] [--no-lucene]
+ *     [--seed 42] [--k 10] [--knn 8] [--out out/bench-compare] [--no-lucene]
  *
  * synthetic: the SPLADE-like generator (src/bench/synthetic.ts). scifact: BM25 as sparse vectors
  * over BEIR SciFact from ../shared (document weight idf x tf / (tf + k1 (1 - b + b dl / avgdl)),
@@ -11,7 +11,9 @@
  * Queries are split in two: settings are tuned on the even ones (the fastest queryCut/heapFactor
  * reaching recall@k 0.90 / 0.95 / 0.99 there), and every figure is measured on the odd ones:
  * recall@k against exhaustive exact scoring, p50/p99 per query, single-threaded, for sparrow's
- * default, the three tuned settings and safe mode, next to Lucene 8 exhaustive scoring and
+ * default, the three tuned settings (without and with kNN refinement: a graph of --knn neighbours
+ * per document, 0 for none; with it, also the best recall at the latency of each setting tuned
+ * without it) and safe mode, next to Lucene 8 exhaustive scoring and
  * block-max WAND of the same vectors (scripts/lucene-search/LuceneSearch.java, Debian's
  * liblucene8-java). Writes compare-SOURCE-DOCS.md/.json/.png into --out.
  */
@@ -25,6 +27,7 @@ import { generateSynthetic } from '../src/bench/synthetic.js';
 import { plotRecallLatency } from '../src/eval/png-plot.js';
 import { DEFAULT_HEAP_FACTORS, DEFAULT_QUERY_CUTS } from '../src/eval/recall-tune.js';
 import { buildSeismicIndex } from '../src/index/seismic/build.js';
+import { buildKnnGraph } from '../src/index/seismic/knn-graph.js';
 import { ExhaustiveSearcher } from '../src/index/seismic/exhaustive.js';
 import { DEFAULT_QUERY_PARAMS } from '../src/index/seismic/params.js';
 import { WasmSeismicSearcher } from '../src/index/seismic/query-wasm.js';
@@ -42,10 +45,11 @@ interface Options {
   k: number;
   out: string;
   lucene: boolean;
+  knn: number;
 }
 
 function parseArguments(argv: string[]): Options {
-  const options: Options = { source: 'synthetic', docs: 100_000, queries: 1000, seed: 42, k: 10, out: 'out/bench-compare', lucene: true };
+  const options: Options = { source: 'synthetic', docs: 100_000, queries: 1000, seed: 42, k: 10, out: 'out/bench-compare', lucene: true, knn: 8 };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     if (flag === '--no-lucene') {
@@ -63,6 +67,7 @@ function parseArguments(argv: string[]): Options {
       case '--queries': options.queries = Number(value); break;
       case '--seed': options.seed = Number(value); break;
       case '--k': options.k = Number(value); break;
+      case '--knn': options.knn = Number(value); break;
       case '--out': options.out = value; break;
       default: throw new Error(`unknown flag ${flag}`);
     }
@@ -208,8 +213,17 @@ function main(): void {
   started = performance.now();
   const index = buildSeismicIndex(docs);
   const buildSeconds = (performance.now() - started) / 1000;
-  const searcher = new WasmSeismicSearcher(index, {}, { validate: false });
+  let searcher = new WasmSeismicSearcher(index, {}, { validate: false });
   log(`sparrow index built in ${fmt(buildSeconds, 1)} s (default build settings, forward values ${index.params.forwardValues})`);
+  let knnSeconds = 0;
+  if (options.knn > 0) {
+    started = performance.now();
+    const graph = buildKnnGraph(index, options.knn);
+    knnSeconds = (performance.now() - started) / 1000;
+    searcher.dispose();
+    searcher = new WasmSeismicSearcher(index, {}, { validate: false, knnNeighbors: graph });
+    log(`kNN graph of ${options.knn} neighbours per document built in ${fmt(knnSeconds, 1)} s`);
+  }
 
   const exhaustive = new ExhaustiveSearcher(docs);
   const k = options.k;
@@ -217,28 +231,48 @@ function main(): void {
   const exact = measure(evalQueries, (q) => exhaustive.search(q, { k }));
   const truth = exact.results;
 
-  // The grid on the tuning half.
-  const grid: { queryCut: number; heapFactor: number; recall: number; p50Ms: number }[] = [];
-  for (const queryCut of DEFAULT_QUERY_CUTS) {
-    for (const heapFactor of DEFAULT_HEAP_FACTORS) {
-      const m = measure(tuneQueries, (q) => searcher.search(q, { k, queryCut, heapFactor }), tuneTruth);
-      grid.push({ queryCut, heapFactor, recall: m.recall, p50Ms: m.p50Ms });
+  // The grid on the tuning half, without the kNN graph and (when built) with it.
+  type GridPoint = { queryCut: number; heapFactor: number; knn: number; recall: number; p50Ms: number };
+  const gridOf = (knn: number): GridPoint[] => {
+    const points: GridPoint[] = [];
+    for (const queryCut of DEFAULT_QUERY_CUTS) {
+      for (const heapFactor of DEFAULT_HEAP_FACTORS) {
+        const m = measure(tuneQueries, (q) => searcher.search(q, { k, queryCut, heapFactor, knn }), tuneTruth);
+        points.push({ queryCut, heapFactor, knn, recall: m.recall, p50Ms: m.p50Ms });
+      }
     }
-  }
+    return points;
+  };
+  const grid = gridOf(0);
+  const knnGrid = options.knn > 0 ? gridOf(options.knn) : [];
   const rows: { setting: string; params: string; measured: Measured; color?: number }[] = [];
-  const defaults = measure(evalQueries, (q) => searcher.search(q, { k }), truth);
+  const defaults = measure(evalQueries, (q) => searcher.search(q, { k, knn: 0 }), truth);
   rows.push({ setting: 'sparrow default', params: `queryCut ${DEFAULT_QUERY_PARAMS.queryCut}, heapFactor ${DEFAULT_QUERY_PARAMS.heapFactor}`, measured: defaults });
   const tuned = new Map<number, Measured>();
+  const describe = (g: GridPoint): string => `queryCut ${g.queryCut}, heapFactor ${g.heapFactor}${g.knn > 0 ? `, knn ${g.knn}` : ''}`;
+  const evaluate = (g: GridPoint): Measured => measure(evalQueries, (q) => searcher.search(q, { k, queryCut: g.queryCut, heapFactor: g.heapFactor, knn: g.knn }), truth);
+  const equalLatency: string[] = [];
   for (const target of [0.9, 0.95, 0.99]) {
-    const meeting = grid.filter((g) => g.recall >= target).sort((a, b) => a.p50Ms - b.p50Ms || b.recall - a.recall);
-    const chosen = meeting[0];
+    const chosen = grid.filter((g) => g.recall >= target).sort((a, b) => a.p50Ms - b.p50Ms || b.recall - a.recall)[0];
     if (!chosen) {
       log(`no setting of the grid reaches recall ${target} on the tuning queries`);
       continue;
     }
-    const m = measure(evalQueries, (q) => searcher.search(q, { k, queryCut: chosen.queryCut, heapFactor: chosen.heapFactor }), truth);
+    const m = evaluate(chosen);
     tuned.set(target, m);
-    rows.push({ setting: `sparrow tuned to ${target}`, params: `queryCut ${chosen.queryCut}, heapFactor ${chosen.heapFactor}`, measured: m });
+    rows.push({ setting: `sparrow tuned to ${target}`, params: describe(chosen), measured: m });
+    if (knnGrid.length === 0) continue;
+    const withKnn = knnGrid.filter((g) => g.recall >= target).sort((a, b) => a.p50Ms - b.p50Ms || b.recall - a.recall)[0];
+    if (withKnn) rows.push({ setting: `sparrow tuned to ${target} + kNN`, params: describe(withKnn), measured: evaluate(withKnn) });
+    // The recall the graph buys at the latency of the setting tuned without it (tuning half).
+    const budget = chosen.p50Ms;
+    const best = knnGrid.filter((g) => g.p50Ms <= budget).sort((a, b) => b.recall - a.recall || a.p50Ms - b.p50Ms)[0];
+    if (best) {
+      const e = evaluate(best);
+      equalLatency.push(
+        `- at the p50 of "tuned to ${target}" (${fmt(budget)} ms on the tuning half): recall@${k} ${fmt(m.recall, 4)} without the graph, ${fmt(e.recall, 4)} with it (${describe(best)}; measured p50 ${fmt(m.p50Ms)} vs ${fmt(e.p50Ms)} ms)`,
+      );
+    }
   }
   const safe = measure(evalQueries, (q) => searcher.safeSearch(q, { k }), truth);
   let safeDocs = 0;
@@ -296,16 +330,19 @@ function main(): void {
     ...table,
     '',
     ...verdicts,
+    ...(options.knn > 0 ? ['', `kNN refinement (a graph of ${options.knn} neighbours per document, built in ${fmt(knnSeconds, 1)} s after the index):`, ...equalLatency] : []),
     '',
   ].join('\n');
   log('\n' + report);
   fs.mkdirSync(options.out, { recursive: true });
   fs.writeFileSync(path.join(options.out, `${name}.md`), report);
-  fs.writeFileSync(path.join(options.out, `${name}.json`), JSON.stringify({ options, grid, rows: rows.map((r) => ({ setting: r.setting, params: r.params, ...r.measured })) }, null, 2));
-  const pareto = grid.filter((g) => !grid.some((o) => o.recall >= g.recall && o.p50Ms < g.p50Ms && (o.recall > g.recall || o.p50Ms < g.p50Ms)));
+  fs.writeFileSync(path.join(options.out, `${name}.json`), JSON.stringify({ options, grid, knnGrid, rows: rows.map((r) => ({ setting: r.setting, params: r.params, ...r.measured })) }, null, 2));
+  const paretoOf = (points: GridPoint[]): GridPoint[] => points.filter((g) => !points.some((o) => o.recall >= g.recall && o.p50Ms <= g.p50Ms && (o.recall > g.recall || o.p50Ms < g.p50Ms)));
+  const pareto = paretoOf(grid);
   const png = plotRecallLatency(
     [
       { label: 'sparrow grid (tuning half)', points: pareto.map((g) => ({ recall: g.recall, latencyMs: g.p50Ms })) },
+      ...(knnGrid.length > 0 ? [{ label: `sparrow grid + kNN ${options.knn}`, points: paretoOf(knnGrid).map((g) => ({ recall: g.recall, latencyMs: g.p50Ms })) }] : []),
       ...lucene.map((l) => ({ label: `Lucene ${l.mode}`, points: [{ recall: l.measured.recall, latencyMs: l.measured.p50Ms }] })),
       { label: 'sparrow safe', points: [{ recall: safe.recall, latencyMs: safe.p50Ms }] },
     ],

@@ -25,8 +25,14 @@ execFileSync(
     '--enable', 'simd',
     // No managed objects: the stub runtime is never called, and no start function is needed.
     '--runtime', 'stub',
-    // Index memory is whatever the host allocates; the module starts with a single page.
+    // The memory is the host's, shared: search threads run their own instances over one segment's
+    // memory (src/engine/search-pool.ts). It starts with a single page and grows as the host
+    // allocates.
+    '--enable', 'threads',
+    '--importMemory',
+    '--sharedMemory',
     '--initialMemory', '1',
+    '--maximumMemory', '65536',
   ],
   { stdio: 'inherit', cwd: root },
 );

@@ -129,3 +129,41 @@ t.test('a collection built with knnNeighbors stores the graph in its segments an
   t.not(cli.code, 0);
   t.match(cli.stderr, /--knn must be an integer/);
 });
+
+t.test('sparrow index --index-settings builds segments with a kNN graph; sparrow search --knn uses it', async (t) => {
+  const dataDir = tempDir(t);
+  const file = path.join(dataDir, 'docs.jsonl');
+  const lines = [];
+  for (let row = 0; row < 1500; row++) {
+    const { indices, values } = rowOf(synthetic.docs, row);
+    const vector: Record<string, number> = {};
+    for (let i = 0; i < indices.length; i++) vector[`t${indices[i]}`] = values[i]!;
+    lines.push(JSON.stringify({ id: `d${row}`, vector }));
+  }
+  fs.writeFileSync(file, lines.join('\n') + '\n');
+  const badJson = await runCli(['index', 'v', '--vectors', file, '--index-settings', '{build', '--data-dir', dataDir]);
+  t.not(badJson.code, 0);
+  t.match(badJson.stderr, /--index-settings/);
+  const badValue = await runCli(['index', 'v', '--vectors', file, '--index-settings', '{"build": {"knnNeighbors": -2}}', '--data-dir', dataDir]);
+  t.not(badValue.code, 0);
+  t.match(badValue.stderr, /INVALID_INDEX_SETTINGS[\s\S]*knnNeighbors/);
+  const indexed = await runCli(['index', 'v', '--vectors', file, '--index-settings', '{"build": {"knnNeighbors": 2}}', '--build-segments', '--data-dir', dataDir]);
+  t.equal(indexed.code, 0, indexed.stderr);
+  const segmentDir = path.join(dataDir, 'segments');
+  const segFiles = fs.readdirSync(segmentDir, { recursive: true }).map(String).filter((name) => name.endsWith('.seg'));
+  t.ok(segFiles.length > 0, 'a segment was built');
+  for (const name of segFiles) {
+    const contents = readSegmentFileSync(path.join(segmentDir, name));
+    t.equal(contents.knnNeighbors?.length, contents.index.docCount * 2, `${name}: two neighbours per document`);
+  }
+  const queries = path.join(dataDir, 'queries.jsonl');
+  const q = rowOf(synthetic.queries, 1);
+  const vector: Record<string, number> = {};
+  for (let i = 0; i < q.indices.length; i++) vector[`t${q.indices[i]}`] = q.values[i]!;
+  fs.writeFileSync(queries, JSON.stringify({ id: 'q1', vector }) + '\n');
+  const searched = await runCli(['search', 'v', '--vectors', queries, '--mode', 'approximate', '--knn', '0', '--out', path.join(dataDir, 'run.trec'), '--data-dir', dataDir]);
+  t.equal(searched.code, 0, searched.stderr);
+  t.match(fs.readFileSync(path.join(dataDir, 'run.trec'), 'utf8'), /^q1 Q0 d\d+ 1 /);
+  const again = await runCli(['index', 'v', '--vectors', file, '--index-settings', '{"build": {"knnNeighbors": 4}}', '--data-dir', dataDir]);
+  t.not(again.code, 0, 'settings of an existing collection are not changed silently');
+});

@@ -110,14 +110,33 @@ t.test('ScoringCore rebuilds its typed-array views when memory grows', (t) => {
   const oldViews = core.views();
   oldViews.u32[first >>> 2] = 0xdeadbeef;
   const oldBuffer = oldViews.buffer;
+  const oldLength = oldBuffer.byteLength;
+  t.ok((oldBuffer as unknown) instanceof SharedArrayBuffer, 'the memory is shared (search threads attach to it)');
   // Ask for more than the current memory holds so the core has to grow.
-  const big = core.allocate(oldBuffer.byteLength + 65536);
+  const big = core.allocate(oldLength + 65536);
   const newViews = core.views();
-  t.not(newViews.buffer, oldBuffer, 'a new ArrayBuffer after growth');
-  t.equal(oldBuffer.byteLength, 0, 'the old buffer was detached');
+  t.not(newViews.buffer, oldBuffer, 'a new buffer object after growth');
+  t.equal(oldViews.u8.length, oldLength, 'old views keep their old length: they must not be used past it');
   t.equal(newViews.u32[first >>> 2], 0xdeadbeef, 'data survives growth');
-  t.ok(newViews.u8.length >= big + oldBuffer.byteLength, 'views cover the grown memory');
+  t.ok(newViews.u8.length >= big + oldLength, 'views cover the grown memory');
   t.equal(newViews.u8[big + 100], 0, 'fresh memory is zeroed');
+  t.end();
+});
+
+t.test('instances sharing one memory allocate disjoint ranges', (t) => {
+  const owner = new ScoringCore();
+  const other = new ScoringCore({ memory: owner.memory });
+  const ranges: [number, number][] = [];
+  for (let i = 0; i < 50; i++) {
+    const core = i % 2 === 0 ? owner : other;
+    const bytes = 16 + ((i * 7919) % 5000);
+    ranges.push([core.allocate(bytes), bytes]);
+  }
+  ranges.sort((a, b) => a[0] - b[0]);
+  let overlaps = 0;
+  for (let i = 1; i < ranges.length; i++) if (ranges[i - 1]![0] + ranges[i - 1]![1] > ranges[i]![0]) overlaps++;
+  t.equal(overlaps, 0, 'no two allocations overlap');
+  t.equal(owner.usedBytes, other.usedBytes, 'both see the same heap top');
   t.end();
 });
 

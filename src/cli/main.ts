@@ -30,6 +30,8 @@ Usage:
       --import-dir DIR           folder server-side job sources may come from ($SPARROW_IMPORT_DIR)
       --rate-limit N             requests per second per client, 0 for none ($SPARROW_RATE_LIMIT, default 1000)
       --workers N                encoder threads for bulk writes and jobs ($SPARROW_WORKERS)
+      --search-threads N         threads searching segments of collections with 50,000+ documents
+                                 ($SPARROW_SEARCH_THREADS, default one per core up to 4; 0: main thread)
   sparrow index COLLECTION FILE|BEIR_DIR [options]    index a JSONL file (.jsonl/.jsonl.gz) or a BEIR folder
       --fields flat|multifield   BM25 fields for a new collection (default flat)
       --batch-size N             documents per transaction (default 1000)
@@ -42,6 +44,8 @@ Usage:
       --max-length N, --doc-top-k N, --encoder-settings JSON   more encoder settings
       --dense JSON               a dense side, e.g. '{"encoder": {"type": "static"}}' or
                                  '{"encoder": {"type": "client", "dimension": 384}, "index": "hnsw"}'
+      --index-settings JSON      approximate-index settings of a new collection, e.g.
+                                 '{"build": {"forwardValues": "f32", "knnNeighbors": 8}}' (docs/api.md)
   sparrow index COLLECTION --vectors FILE             index precomputed vectors {"id", "vector": {"token": weight}, ...}
       --build-segments           build the approximate index from every pending document now
                                  (and a dense HNSW graph, saved beside the segments)
@@ -136,6 +140,7 @@ async function commandIndex(args: string[]): Promise<number> {
     'doc-top-k': { type: 'string' },
     'encoder-settings': { type: 'string' },
     dense: { type: 'string' },
+    'index-settings': { type: 'string' },
   });
   if (values.help) return help();
   const vectorsFile = values.vectors as string | undefined;
@@ -150,12 +155,14 @@ async function commandIndex(args: string[]): Promise<number> {
   const workers = nonNegativeInt(values.workers, '--workers');
   const encoderSettings = encoderSettingsOf(values, vectorsFile !== undefined, fields);
   const denseSettings = values.dense !== undefined ? jsonObjectOption(values.dense, '--dense', '{"encoder": {"type": "static"}}') : undefined;
+  const indexSettings =
+    values['index-settings'] !== undefined ? jsonObjectOption(values['index-settings'], '--index-settings', '{"build": {"knnNeighbors": 8}}') : undefined;
   const engine = Engine.open(dataDirOf(values));
   try {
     const existing = engine.findCollection(name);
     const existingType = existing ? (existing.encoder.config as { type?: string }).type : undefined;
-    if (existing && (encoderSettings.explicit || denseSettings)) {
-      throw new UsageError(`collection ${name} already exists; --encoder, --model, --dense and the other encoder options apply when a collection is created`);
+    if (existing && (encoderSettings.explicit || denseSettings || indexSettings)) {
+      throw new UsageError(`collection ${name} already exists; --encoder, --model, --dense, --index-settings and the other encoder options apply when a collection is created`);
     }
     if (existing && vectorsFile && existingType !== 'precomputed') {
       throw new UsageError(`collection ${name} has a ${existingType} encoder; --vectors needs a collection of precomputed vectors`);
@@ -166,7 +173,9 @@ async function commandIndex(args: string[]): Promise<number> {
     if (existing && fields && (existing.encoder.config as { fields?: string }).fields !== fields) {
       throw new UsageError(`collection ${name} already exists with fields=${(existing.encoder.config as { fields?: string }).fields}; --fields cannot change it`);
     }
-    const collection = existing ?? engine.createCollection(name, { encoder: encoderSettings.encoder, ...(denseSettings ? { dense: denseSettings } : {}) });
+    const collection =
+      existing ??
+      engine.createCollection(name, { encoder: encoderSettings.encoder, ...(denseSettings ? { dense: denseSettings } : {}), ...(indexSettings ? { index: indexSettings } : {}) });
     // Vectors are packed into segment builds as they are committed, not read back afterwards.
     if (values['build-segments']) collection.beginBulkLoad();
     const bar = new ProgressBar(`indexing ${name}`);
@@ -771,6 +780,7 @@ async function commandServe(args: string[]): Promise<number> {
     'import-dir': { type: 'string' },
     'rate-limit': { type: 'string' },
     workers: { type: 'string' },
+    'search-threads': { type: 'string' },
   });
   if (values.help) return help();
   const env = process.env;
@@ -778,6 +788,8 @@ async function commandServe(args: string[]): Promise<number> {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`port must be an integer from 0 to 65535`);
   const rateLimit = nonNegativeInt(values['rate-limit'] ?? env['SPARROW_RATE_LIMIT'], '--rate-limit');
   const workers = nonNegativeInt(values.workers ?? env['SPARROW_WORKERS'], '--workers');
+  const searchThreads = nonNegativeInt(values['search-threads'] ?? env['SPARROW_SEARCH_THREADS'], '--search-threads');
+  if (searchThreads !== undefined && searchThreads > 64) throw new UsageError('--search-threads must be at most 64');
   const importDir = (values['import-dir'] as string | undefined) ?? env['SPARROW_IMPORT_DIR'];
   const keysFile = (values['keys-file'] as string | undefined) ?? env['SPARROW_KEYS_FILE'];
   const allowUnauthenticated = (values['allow-unauthenticated'] as boolean) || ['1', 'true', 'yes'].includes((env['SPARROW_ALLOW_UNAUTHENTICATED'] ?? '').toLowerCase());
@@ -792,6 +804,7 @@ async function commandServe(args: string[]): Promise<number> {
     ...(rateLimit !== undefined ? { rateLimit: { perSecond: rateLimit } } : {}),
     ...(importDir ? { importDir: path.resolve(importDir) } : {}),
     ...(workers !== undefined ? { workers } : {}),
+    ...(searchThreads !== undefined ? { searchThreads } : {}),
   });
   return -1;
 }

@@ -6,7 +6,8 @@ import type { PackedBatch, TokenResolver } from './packed-batch.js';
 import type { IngestDocument } from './documents.js';
 import { SparrowError, errorCode } from './errors.js';
 import { compileFilter, type Filter } from './filter.js';
-import { SegmentSet, segmentSettings, type SegmentSettings } from './segments.js';
+import { SegmentSet, segmentSettings, type Candidate, type SegmentSettings } from './segments.js';
+import type { SearchPool } from './search-pool.js';
 import { TopK } from '../index/top-k.js';
 import { encodeDocuments, encodeQuery as encodeQueryText } from '../encoders/encode.js';
 import type { EncodedQuery } from '../encoders/encoder.js';
@@ -145,7 +146,16 @@ export class Collection {
   /** SQLite's data_version when the index was last known to match the database. */
   private seenDataVersion = -1;
 
-  constructor(store: Store, record: CollectionRecord, encoder: SparseEncoder, dense?: DenseSide) {
+  private readonly threads: { readonly searchPool?: SearchPool; readonly searchThreadsMinDocs?: number };
+
+  constructor(
+    store: Store,
+    record: CollectionRecord,
+    encoder: SparseEncoder,
+    dense?: DenseSide,
+    threads: { readonly searchPool?: SearchPool; readonly searchThreadsMinDocs?: number } = {},
+  ) {
+    this.threads = threads;
     this.store = store;
     this.record = record;
     this.encoder = encoder;
@@ -450,7 +460,7 @@ export class Collection {
       useDense ? this.dense!.queryVector({ ...(request.denseVector !== undefined ? { vector: request.denseVector } : {}), ...(text !== undefined ? { text } : {}) }) : undefined,
     ]);
     let response: SearchResponse;
-    if (!denseQuery) response = this.searchSparse(request, k, sparseQuery!, started);
+    if (!denseQuery) response = await this.searchSparseAsync(request, k, sparseQuery!, started);
     else if (!sparseQuery) response = this.searchDenseOnly(request, k, denseQuery, started);
     else response = this.searchHybrid(request, k, sparseQuery, denseQuery, started);
     if (text !== undefined && this.encoder.encodeQueryAsync && response.unknown_terms) {
@@ -463,6 +473,20 @@ export class Collection {
 
   /** `docNumberOf`, when given, learns the doc number of every hit (hybrid search needs them). */
   private searchSparse(request: SearchRequest, k: number, encoded: EncodedQuery, started: bigint, docNumberOf?: Map<string, number>): SearchResponse {
+    const plan = this.planSparse(request, k, encoded);
+    const candidates = plan.approximate ? plan.approximate.segments.search(plan.approximate.query, plan.approximate.options) : undefined;
+    return this.finishSparse(plan, request, k, candidates, started, docNumberOf);
+  }
+
+  /** searchSparse, with the segments searched by the search threads when the collection has them. */
+  private async searchSparseAsync(request: SearchRequest, k: number, encoded: EncodedQuery, started: bigint): Promise<SearchResponse> {
+    const plan = this.planSparse(request, k, encoded);
+    const candidates = plan.approximate ? await plan.approximate.segments.searchAsync(plan.approximate.query, plan.approximate.options) : undefined;
+    return this.finishSparse(plan, request, k, candidates, started);
+  }
+
+  /** What a sparse search will do: the resolved query, its filter, and whether segments answer it. */
+  private planSparse(request: SearchRequest, k: number, encoded: EncodedQuery) {
     const requested = request.mode ?? 'auto';
     if (requested !== 'auto' && requested !== 'exact' && requested !== 'approximate' && requested !== 'safe') {
       throw new SparrowError('INVALID_MODE', `mode must be auto, exact, approximate or safe, got ${JSON.stringify(requested)}`);
@@ -494,16 +518,29 @@ export class Collection {
     const safe = requested === 'safe';
     const useApproximate =
       segments !== undefined && complete && (safe ? segments.segmentCount > 0 : !smallFilter && (requested === 'approximate' || segments.segmentCount > 0));
+    // Excluded ids are few (a query's own id): ask for that many more and drop them after.
+    const extra = excluded ? excluded.size : 0;
+    const approximate = useApproximate
+      ? {
+          segments: segments!,
+          query: { termIds: query.termIds, weights: documents.dotQueryWeights(query) },
+          options: { k: k + extra, ...(safe ? { safe } : (request.approximate ?? {})), ...(allow ? { allow } : {}) },
+        }
+      : undefined;
+    return { documents, resolved, warnings, excluded, query, accept, approximate, mode: useApproximate ? (safe ? 'safe' : 'approximate') : 'exact' } as const;
+  }
+
+  private finishSparse(
+    plan: ReturnType<Collection['planSparse']>,
+    request: SearchRequest,
+    k: number,
+    candidates: Candidate[] | undefined,
+    started: bigint,
+    docNumberOf?: Map<string, number>,
+  ): SearchResponse {
+    const { documents, resolved, warnings, excluded, query, accept } = plan;
     let result: { docNumbers: Uint32Array; scores: Float64Array };
-    if (useApproximate) {
-      const dotWeights = documents.dotQueryWeights(query);
-      const approximateOptions = request.approximate ?? {};
-      // Excluded ids are few (a query's own id): ask for that many more and drop them after.
-      const extra = excluded ? excluded.size : 0;
-      const candidates = segments.search(
-        { termIds: query.termIds, weights: dotWeights },
-        { k: k + extra, ...(safe ? { safe } : approximateOptions), ...(allow ? { allow } : {}) },
-      );
+    if (candidates) {
       const top = new TopK(k, (doc) => documents.externalId(doc));
       for (const c of candidates) {
         if (excluded && excluded.has(documents.externalId(c.docNumber))) continue;
@@ -529,7 +566,7 @@ export class Collection {
     return {
       hits,
       took_ms: elapsedMs(started),
-      mode: useApproximate ? (safe ? 'safe' : 'approximate') : 'exact',
+      mode: plan.mode,
       retrieval: 'sparse',
       ...(resolved.unknown.length > 0 ? { unknown_terms: resolved.unknown } : {}),
       ...(warnings.length > 0 ? { warnings } : {}),
@@ -694,7 +731,7 @@ export class Collection {
     if (this.segments) return this.segments;
     const documents = this.documents();
     const directory = path.join(this.store.dataDir, 'segments', String(this.record.id));
-    const segments = SegmentSet.open(this.store, this.record.id, directory, this.segmentSettings, () => this.segmentMetadata(documents), documents);
+    const segments = SegmentSet.open(this.store, this.record.id, directory, this.segmentSettings, () => this.segmentMetadata(documents), documents, this.threads);
     // Only live documents no segment holds are read again: a few go to the tail, a bulk load's
     // worth is packed from the store straight into segments.
     const missing: number[] = [];

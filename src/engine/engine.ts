@@ -7,6 +7,7 @@ import { Collection } from './collection.js';
 import { SparrowError } from './errors.js';
 import { segmentSettings } from './segments.js';
 import { DenseSide, denseSettings } from './dense-side.js';
+import { SearchPool } from './search-pool.js';
 
 export interface CollectionSettings {
   readonly encoder?: Record<string, unknown>;
@@ -16,16 +17,37 @@ export interface CollectionSettings {
 }
 
 /** A data directory opened for use: the store plus the live collections over it. */
+export interface EngineOptions {
+  /**
+   * Threads that search segments (src/engine/search-pool.ts) for asynchronous searches (the
+   * server's): 0 (default) searches on the calling thread.
+   */
+  readonly searchThreads?: number;
+  /** Collections whose segments hold fewer documents are searched on the calling thread all the same. */
+  readonly searchThreadsMinDocs?: number;
+}
+
+/** Below this, handing a query to a thread costs more than it saves. */
+export const DEFAULT_SEARCH_THREADS_MIN_DOCS = 50_000;
+
 export class Engine {
   readonly store: Store;
   private readonly open = new Map<string, Collection>();
 
-  constructor(store: Store) {
+  /** Search threads shared by every collection (none unless options.searchThreads > 0). */
+  readonly searchPool: SearchPool | undefined;
+  private readonly searchThreadsMinDocs: number;
+
+  constructor(store: Store, options: EngineOptions = {}) {
     this.store = store;
+    const threads = options.searchThreads ?? 0;
+    if (!Number.isInteger(threads) || threads < 0 || threads > 64) throw new SparrowError('INVALID_SEARCH_THREADS', `search threads must be an integer in 0 .. 64, got ${String(threads)}`);
+    this.searchPool = threads > 0 ? new SearchPool(threads) : undefined;
+    this.searchThreadsMinDocs = options.searchThreadsMinDocs ?? DEFAULT_SEARCH_THREADS_MIN_DOCS;
   }
 
-  static open(dataDir: string): Engine {
-    return new Engine(Store.open(dataDir));
+  static open(dataDir: string, options: EngineOptions = {}): Engine {
+    return new Engine(Store.open(dataDir), options);
   }
 
   get dataDir(): string {
@@ -90,11 +112,15 @@ export class Engine {
     for (const collection of this.open.values()) collection.close();
     this.open.clear();
     this.store.close();
+    void this.searchPool?.close();
   }
 
   private attach(record: CollectionRecord): Collection {
     const dense = record.dense ? new DenseSide(denseSettings(record.dense)) : undefined;
-    const collection = new Collection(this.store, record, createEncoder(record.encoder), dense);
+    const collection = new Collection(this.store, record, createEncoder(record.encoder), dense, {
+      ...(this.searchPool ? { searchPool: this.searchPool } : {}),
+      searchThreadsMinDocs: this.searchThreadsMinDocs,
+    });
     this.open.set(record.name, collection);
     return collection;
   }

@@ -6,6 +6,8 @@ import { ExactIndex, type ExactQuery } from '../index/exact.js';
 import type { DocumentView } from './document-view.js';
 import { DEFAULT_QUERY_PARAMS, resolveBuildParams, type SeismicBuildParams, type SeismicQueryParams } from '../index/seismic/params.js';
 import { WasmSeismicSearcher } from '../index/seismic/query-wasm.js';
+import type { SearchPool } from './search-pool.js';
+import { searchSegment, type SegmentSearchTask } from './segment-search.js';
 import type { SearchResult } from '../index/seismic/search-api.js';
 import { readSegmentFileIntoSync, removeStaleSegmentTempFiles, type SegmentMetadata } from '../index/segment/segment-file.js';
 import { ScoringCore } from '../scoring/wasm-core.js';
@@ -87,6 +89,8 @@ export interface BuildProgress {
 
 interface LoadedSegment {
   readonly record: SegmentRecord;
+  /** The segment's name on the engine's search threads. */
+  readonly poolKey: string;
   readonly docNumbers: Uint32Array;
   readonly searcher: WasmSeismicSearcher;
   /** Tombstones: rows whose document was deleted or replaced after the segment was built. */
@@ -124,6 +128,9 @@ export interface Candidate {
  * Scores: document weights are frozen in a segment when it is built (for BM25, the length
  * normalisation uses the average length of that moment), query weights use live statistics.
  */
+/** Installed segments so far in this process: names segments on the search threads uniquely. */
+let installedSegments = 0;
+
 export class SegmentSet {
   private readonly segments: LoadedSegment[] = [];
   private readonly tail: ExactIndex;
@@ -144,6 +151,7 @@ export class SegmentSet {
     private settings: SegmentSettings,
     private readonly metadataForBuild: () => SegmentMetadata,
     private readonly externalId: (docNumber: number) => string,
+    private readonly threads: { readonly searchPool?: SearchPool; readonly searchThreadsMinDocs?: number } = {},
   ) {
     this.tail = new ExactIndex('dot', 0);
   }
@@ -156,8 +164,9 @@ export class SegmentSet {
     settings: SegmentSettings,
     metadataForBuild: () => SegmentMetadata,
     full: DocumentView,
+    threads: { readonly searchPool?: SearchPool; readonly searchThreadsMinDocs?: number } = {},
   ): SegmentSet {
-    const set = new SegmentSet(store, collectionId, directory, settings, metadataForBuild, (doc) => full.externalId(doc));
+    const set = new SegmentSet(store, collectionId, directory, settings, metadataForBuild, (doc) => full.externalId(doc), threads);
     fs.mkdirSync(directory, { recursive: true });
     const recorded = store.listSegments(collectionId);
     const known = new Set(recorded.map((r) => r.fileName));
@@ -370,10 +379,39 @@ export class SegmentSet {
   }
 
   search(query: ExactQuery, options: ApproximateOptions): Candidate[] {
-    const candidates: Candidate[] = [];
+    const planned = this.segmentTasks(query, options);
+    const results = planned.map(({ segment, task }) => searchSegment(segment.searcher, task));
+    return this.candidates(planned, results, query, options);
+  }
+
+  /**
+   * search(), with the segments searched by the engine's search threads when it has them and the
+   * segments hold at least searchThreadsMinDocs documents (safe mode stays on this thread: its
+   * bounds are built by the instance that first needs them).
+   */
+  async searchAsync(query: ExactQuery, options: ApproximateOptions): Promise<Candidate[]> {
+    const pool = this.threads.searchPool;
+    const rows = this.segments.reduce((sum, s) => sum + s.docNumbers.length, 0);
+    if (!pool || options.safe || pool.aliveThreads === 0 || rows < (this.threads.searchThreadsMinDocs ?? 0)) return this.search(query, options);
+    const planned = this.segmentTasks(query, options);
+    if (planned.length === 0) return this.search(query, options);
+    let results: SearchResult[];
+    try {
+      results = await pool.run(planned.map(({ segment, task }) => ({ ...task, key: segment.poolKey, cost: segment.docNumbers.length })));
+    } catch (error) {
+      // A search thread that died costs this query its speed-up, not its answer.
+      if ((error as { code?: string }).code !== 'SEARCH_THREAD_FAILED') throw error;
+      return this.search(query, options);
+    }
+    return this.candidates(planned, results, query, options);
+  }
+
+  /** Each segment's part of a query (segments the query has no term of are left out). */
+  private segmentTasks(query: ExactQuery, options: ApproximateOptions): { segment: LoadedSegment; task: SegmentSearchTask }[] {
     const queryCut = options.queryCut ?? this.settings.query.queryCut ?? DEFAULT_QUERY_PARAMS.queryCut;
     const heapFactor = options.heapFactor ?? this.settings.query.heapFactor ?? DEFAULT_QUERY_PARAMS.heapFactor;
     const knn = options.knn ?? this.settings.query.knn;
+    const planned: { segment: LoadedSegment; task: SegmentSearchTask }[] = [];
     for (const segment of this.segments) {
       // Terms the segment never saw (added to the dictionary later) cannot match in it.
       let usable = 0;
@@ -381,26 +419,30 @@ export class SegmentSet {
       while (usable < query.termIds.length && query.termIds[usable]! < dim) usable++;
       if (usable === 0) continue;
       const excluded = options.allow ? this.excludedWithFilter(segment, options.allow) : segment.deletedWords;
-      const segmentQuery = { indices: query.termIds.subarray(0, usable), values: query.weights.subarray(0, usable) };
-      let depth = options.k;
-      const run = (k: number): SearchResult =>
-        options.safe
-          ? segment.searcher.safeSearch(segmentQuery, { k, excluded })
-          : segment.searcher.search(segmentQuery, { k, queryCut, heapFactor, excluded, ...(knn !== undefined ? { knn } : {}) });
-      let result = run(depth);
-      // A segment breaks ties by row; the collection breaks them by id. When the k-th score is tied
-      // at the end of the list, widen the request until the whole tie group is in the candidates.
-      while (
-        options.k > 0 &&
-        result.docs.length === depth &&
-        depth < segment.docNumbers.length &&
-        result.scores[depth - 1] === result.scores[options.k - 1]
-      ) {
-        depth = Math.min(depth * 4, segment.docNumbers.length);
-        result = run(depth);
-      }
-      for (let i = 0; i < result.docs.length; i++) candidates.push({ docNumber: segment.docNumbers[result.docs[i]!]!, score: result.scores[i]! });
+      planned.push({
+        segment,
+        task: {
+          indices: query.termIds.subarray(0, usable),
+          values: query.weights.subarray(0, usable),
+          k: options.k,
+          queryCut,
+          heapFactor,
+          excluded,
+          safe: options.safe === true,
+          ...(knn !== undefined ? { knn } : {}),
+        },
+      });
     }
+    return planned;
+  }
+
+  /** The segments' rows as doc numbers, plus the tail's exact answer. */
+  private candidates(planned: readonly { segment: LoadedSegment }[], results: readonly SearchResult[], query: ExactQuery, options: ApproximateOptions): Candidate[] {
+    const candidates: Candidate[] = [];
+    planned.forEach(({ segment }, i) => {
+      const result = results[i]!;
+      for (let j = 0; j < result.docs.length; j++) candidates.push({ docNumber: segment.docNumbers[result.docs[j]!]!, score: result.scores[j]! });
+    });
     const allow = options.allow;
     const tail = this.tail.search(query, { k: options.k, ...(allow ? { accept: (doc: number) => allow.has(doc) } : {}) });
     for (let i = 0; i < tail.docNumbers.length; i++) candidates.push({ docNumber: tail.docNumbers[i]!, score: tail.scores[i]! });
@@ -459,7 +501,10 @@ export class SegmentSet {
 
   close(): void {
     this.closed = true;
-    for (const segment of this.segments) segment.searcher.dispose();
+    for (const segment of this.segments) {
+      segment.searcher.dispose();
+      this.threads.searchPool?.detach(segment.poolKey);
+    }
     this.segments.length = 0;
   }
 
@@ -558,6 +603,7 @@ export class SegmentSet {
     for (const segment of replaced) {
       this.segments.splice(this.segments.indexOf(segment), 1);
       segment.searcher.dispose();
+      this.threads.searchPool?.detach(segment.poolKey);
       fs.rmSync(path.join(this.directory, segment.record.fileName), { force: true });
     }
     this.install(record, full);
@@ -596,7 +642,9 @@ export class SegmentSet {
     });
     const deletedRows = new RoaringBitmap32();
     for (let row = 0; row < docNumbers.length; row++) if (!full.isAlive(docNumbers[row]!)) deletedRows.add(row);
-    const segment: LoadedSegment = { record, docNumbers, searcher, deletedRows, deletedWords: toWords(deletedRows, docNumbers.length) };
+    const poolKey = `${this.collectionId}/${record.segmentId}/${++installedSegments}`;
+    this.threads.searchPool?.attach(poolKey, searcher.memory, searcher.layout, this.settings.query);
+    const segment: LoadedSegment = { record, poolKey, docNumbers, searcher, deletedRows, deletedWords: toWords(deletedRows, docNumbers.length) };
     this.segments.push(segment);
   }
 

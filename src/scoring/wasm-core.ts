@@ -102,10 +102,15 @@ export class ScoringCore {
   private currentViews: MemoryViews;
   private readonly limitBytes: number;
 
-  constructor(options: { limitBytes?: number } = {}) {
+  /** The linear memory: shared, so search threads can run their own instances over it (`memory` option). */
+  readonly memory: WebAssembly.Memory;
+
+  constructor(options: { limitBytes?: number; memory?: WebAssembly.Memory } = {}) {
     this.limitBytes = options.limitBytes ?? CORE_MEMORY_LIMIT_BYTES;
+    this.memory = options.memory ?? new WebAssembly.Memory({ initial: 1, maximum: 65536, shared: true });
     const instance = new WebAssembly.Instance(coreModule(), {
       env: {
+        memory: this.memory,
         abort: (): never => {
           throw new ScoringCoreError('CORE_TRAP', 'the scoring core aborted');
         },

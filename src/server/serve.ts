@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { Engine } from '../engine/engine.js';
 import { SparrowError } from '../engine/errors.js';
 import { buildApp } from './app.js';
@@ -16,10 +17,15 @@ export interface ServeOptions {
   readonly rateLimit?: RateLimitSettings;
   readonly importDir?: string;
   readonly workers?: number;
+  /** Threads searching segments (default DEFAULT_SEARCH_THREADS; 0: the main thread searches). */
+  readonly searchThreads?: number;
   readonly limits?: Partial<ServerLimits>;
   /** Longest a graceful shutdown may take before the process exits anyway. */
   readonly shutdownTimeoutMs?: number;
 }
+
+/** One search thread per core, at most 4 (collections under 50,000 documents are searched on the main thread). */
+export const DEFAULT_SEARCH_THREADS = Math.min(4, availableParallelism());
 
 /** Requests per second per client when nothing else is configured: generous, but it bounds a runaway client. */
 export const DEFAULT_RATE_LIMIT: RateLimitSettings = { perSecond: 1000, burst: 2000 };
@@ -38,7 +44,7 @@ export async function startServer(options: ServeOptions): Promise<void> {
         'bind to 127.0.0.1, or pass --allow-unauthenticated to accept that anyone who can reach the port may change everything',
     );
   }
-  const engine = Engine.open(options.dataDir);
+  const engine = Engine.open(options.dataDir, { searchThreads: options.searchThreads ?? DEFAULT_SEARCH_THREADS });
   let ready = false;
   const app = buildApp({
     engine,

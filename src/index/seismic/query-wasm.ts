@@ -23,6 +23,49 @@ function scratchBytes(index: SeismicIndexData): number {
   return align(index.dim * 4) + 2 * align(bitsetBytes);
 }
 
+/** An index's place in a core's (shared) memory, as addresses; enough to configure another instance. */
+export interface CoreLayout {
+  readonly docCount: number;
+  readonly dim: number;
+  /** 2 or 4. */
+  readonly termBytes: number;
+  readonly valueFormat: keyof typeof VALUE_FORMAT_CODES;
+  /** Address of each index array (indexArrays names). */
+  readonly at: Readonly<Record<string, number>>;
+  readonly forwardEntries: number;
+  /** The kNN graph's address, -1 without one. */
+  readonly knnAt: number;
+  readonly knnStored: number;
+  readonly safeBlockSize: number;
+}
+
+function configureCore(core: ScoringCore, layout: CoreLayout): void {
+  const { at } = layout;
+  const status = core.call(() =>
+    core.exports.configure(
+      layout.docCount,
+      layout.dim,
+      layout.termBytes,
+      VALUE_FORMAT_CODES[layout.valueFormat],
+      at.forwardIndptr!,
+      at.forwardTerms!,
+      at.forwardValues!,
+      at.forwardScales!,
+      at.forwardOffsets!,
+      at.listBlockStart!,
+      at.blockDocStart!,
+      at.postingDocs!,
+      at.summaryStart!,
+      at.summaryTerms!,
+      at.summaryValues!,
+      at.summaryScale!,
+      at.summaryOffset!,
+    ),
+  );
+  core.check(status, 'configuring the scoring core');
+  if (layout.knnStored > 0) core.check(core.call(() => core.exports.configureKnn(layout.knnAt, layout.knnStored)), 'installing the kNN graph');
+}
+
 /**
  * The query algorithm on the WebAssembly core: the index is copied into the instance's memory
  * once, each search copies only the query (and the deletion bitset when given).
@@ -54,11 +97,6 @@ export class WasmSeismicSearcher implements SeismicSearcher {
     options: { validate?: boolean; memoryLimitBytes?: number; core?: ScoringCore; safeBlockSize?: number; knnNeighbors?: Uint32Array } = {},
   ) {
     if (options.validate !== false) validateIndexData(index);
-    this.docCount = index.docCount;
-    this.dim = index.dim;
-    this.defaults = { ...DEFAULT_QUERY_PARAMS, ...defaults };
-    resolveQueryParams({}, this.defaults);
-
     const core = options.core ?? new ScoringCore({ limitBytes: options.memoryLimitBytes });
     const arrays = indexArrays(index);
     const inCore = (array: ArrayBufferView): boolean => array.buffer === core.views().buffer;
@@ -66,44 +104,71 @@ export class WasmSeismicSearcher implements SeismicSearcher {
     for (const array of Object.values(arrays)) if (!inCore(array)) total += Math.ceil(array.byteLength / 16) * 16;
     core.ensureFits(total, `an index of ${index.docCount} documents`);
     const at: Record<string, number> = {};
-    // Addresses and lengths are taken before anything is copied in: a copy may grow memory and
-    // detach the views.
-    this.forwardEntries = index.forwardTerms.length;
+    // Addresses are taken before anything is copied in: a copy may grow memory and leave the
+    // views behind.
     const knn = options.knnNeighbors;
     const knnStored = knn !== undefined && knn.length > 0 && index.docCount > 0 ? knn.length / index.docCount : 0;
     if (!Number.isInteger(knnStored)) throw new SeismicError('SEISMIC_BAD_PARAMS', `a kNN graph of ${knn!.length} entries does not fit ${index.docCount} documents`);
     let knnAt = knnStored > 0 && inCore(knn!) ? knn!.byteOffset : -1;
+    const forwardEntries = index.forwardTerms.length;
+    const termBytes = index.forwardTerms.BYTES_PER_ELEMENT;
     for (const [name, array] of Object.entries(arrays)) if (inCore(array)) at[name] = array.byteOffset;
     for (const [name, array] of Object.entries(arrays)) if (at[name] === undefined) at[name] = core.copyIn(array);
     if (knnStored > 0 && knnAt < 0) knnAt = core.copyIn(knn!);
-    const status = core.call(() =>
-      core.exports.configure(
-        index.docCount,
-        index.dim,
-        index.forwardTerms.BYTES_PER_ELEMENT,
-        VALUE_FORMAT_CODES[index.params.forwardValues],
-        at.forwardIndptr!,
-        at.forwardTerms!,
-        at.forwardValues!,
-        at.forwardScales!,
-        at.forwardOffsets!,
-        at.listBlockStart!,
-        at.blockDocStart!,
-        at.postingDocs!,
-        at.summaryStart!,
-        at.summaryTerms!,
-        at.summaryValues!,
-        at.summaryScale!,
-        at.summaryOffset!,
-      ),
-    );
-    core.check(status, 'configuring the scoring core');
+    const layout: CoreLayout = {
+      docCount: index.docCount,
+      dim: index.dim,
+      termBytes,
+      valueFormat: index.params.forwardValues,
+      at,
+      forwardEntries,
+      knnAt,
+      knnStored,
+      safeBlockSize: safeBlockSize(index.docCount, options.safeBlockSize),
+    };
+    this.layout = layout;
+    this.docCount = layout.docCount;
+    this.dim = layout.dim;
+    this.defaults = { ...DEFAULT_QUERY_PARAMS, ...defaults };
+    resolveQueryParams({}, this.defaults);
+    this.forwardEntries = forwardEntries;
+    this.safeRows = layout.safeBlockSize;
+    this.knnStored = knnStored;
+    configureCore(core, layout);
     this.core = core;
-    if (knnStored > 0) {
-      this.knnStored = knnStored;
-      core.check(core.call(() => core.exports.configureKnn(knnAt, knnStored)), 'installing the kNN graph');
-    }
-    this.safeRows = safeBlockSize(index.docCount, options.safeBlockSize);
+  }
+
+  /** Where the index lies in the core's memory: what another instance needs to search it (attach). */
+  readonly layout: CoreLayout;
+
+  /** The shared memory holding the index. */
+  get memory(): WebAssembly.Memory {
+    return this.liveCore().memory;
+  }
+
+  /**
+   * A searcher on another thread over the same index: its own core instance on the shared memory,
+   * configured with the same addresses (its scratch is allocated apart). Nothing is copied.
+   */
+  static attach(memory: WebAssembly.Memory, layout: CoreLayout, defaults: Partial<SeismicQueryParams> = {}): WasmSeismicSearcher {
+    const searcher = Object.create(WasmSeismicSearcher.prototype) as WasmSeismicSearcher;
+    const core = new ScoringCore({ memory });
+    configureCore(core, layout);
+    Object.assign(searcher, {
+      kind: 'wasm',
+      layout,
+      docCount: layout.docCount,
+      dim: layout.dim,
+      defaults: { ...DEFAULT_QUERY_PARAMS, ...defaults },
+      forwardEntries: layout.forwardEntries,
+      safeRows: layout.safeBlockSize,
+      knnStored: layout.knnStored,
+      safeReady: false,
+      safeBuildMs: 0,
+      safeBytes: 0,
+      core,
+    });
+    return searcher;
   }
 
   /** Bytes of wasm linear memory this searcher uses. */

@@ -22,28 +22,38 @@ const VALUES_U8: u32 = 2;
 const HALF_TO_SINGLE: f32 = 5.192296858534828e33;
 
 // ---------------------------------------------------------------------------------------------
-// Memory: a bump allocator above the static data. The index lives as long as the instance, so
+// Memory: a bump allocator above the static data. The index lives as long as the memory, so
 // nothing is ever freed; a searcher that outgrows its scratch allocates a larger one.
+//
+// The memory is shared: several instances (the host's and those of search threads) allocate from
+// it at once, so the top of the heap lives in the memory itself (the first word, which no data
+// uses) and moves by compare-and-swap. Each instance keeps its own globals and scratch.
 
-let heapTop: usize = 0;
+const HEAP_TOP_AT: usize = 0;
+const RESERVED_BYTES: usize = 16;
 
 /** Reserves bytes (16-byte aligned, zero-filled since memory only grows). 0 when out of memory. */
 export function allocate(bytes: u32): usize {
-  if (heapTop == 0) heapTop = (__heap_base + 15) & ~(<usize>15);
-  const start = heapTop;
-  const end: u64 = (<u64>start + <u64>bytes + 15) & ~(<u64>15);
-  // wasm32 addresses stop at 4 GiB.
-  if (end > 0xffff_0000) return 0;
-  const neededPages = <i32>((end + 0xffff) >> 16);
-  const currentPages = memory.size();
-  if (neededPages > currentPages && memory.grow(neededPages - currentPages) < 0) return 0;
-  heapTop = <usize>end;
-  return start;
+  while (true) {
+    let start = <usize>atomic.load<u32>(HEAP_TOP_AT);
+    const observed = start;
+    if (start == 0) {
+      start = (__heap_base + 15) & ~(<usize>15);
+      if (start < RESERVED_BYTES) start = RESERVED_BYTES;
+    }
+    const end: u64 = (<u64>start + <u64>bytes + 15) & ~(<u64>15);
+    // wasm32 addresses stop at 4 GiB.
+    if (end > 0xffff_0000) return 0;
+    const neededPages = <i32>((end + 0xffff) >> 16);
+    const currentPages = memory.size();
+    if (neededPages > currentPages && memory.grow(neededPages - currentPages) < 0 && memory.size() < neededPages) return 0;
+    if (atomic.cmpxchg<u32>(HEAP_TOP_AT, <u32>observed, <u32>end) == <u32>observed) return start;
+  }
 }
 
-/** Bytes of linear memory in use (static data included). */
+/** Bytes of linear memory in use (static data included), by every instance on this memory. */
 export function usedBytes(): usize {
-  return heapTop;
+  return <usize>atomic.load<u32>(HEAP_TOP_AT);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -2,11 +2,12 @@
  * sparrow's query modes next to Lucene 8 on the same sparse vectors, in one run.
  *
  *   node dist/scripts/bench-compare.js [--source synthetic|scifact] [--docs 100000] [--queries 1000]
- *     [--seed 42] [--k 10] [--knn 8] [--out out/bench-compare] [--no-lucene]
+ *     [--seed 42] [--k 10] [--knn 8] [--build JSON] [--out out/bench-compare] [--no-lucene]
  *
  * synthetic: the SPLADE-like generator (src/bench/synthetic.ts). scifact: BM25 as sparse vectors
- * over BEIR SciFact from ../shared (document weight idf x tf / (tf + k1 (1 - b + b dl / avgdl)),
- * title and text as one field, query weight = term count), so the dot product is BM25.
+ * over BEIR SciFact from ../shared, factored as a sparrow BM25 collection factors it (document
+ * weight tf / (tf + k1 (1 - b + b dl / avgdl)), title and text as one field; query weight
+ * count x idf), so the dot product is BM25.
  *
  * Queries are split in two: settings are tuned on the even ones (the fastest queryCut/heapFactor
  * reaching recall@k 0.90 / 0.95 / 0.99 there), and every figure is measured on the odd ones:
@@ -21,12 +22,12 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { EnglishAnalyzer } from '../src/analysis/english-analyzer.js';
 import { generateSynthetic } from '../src/bench/synthetic.js';
 import { plotRecallLatency } from '../src/eval/png-plot.js';
 import { DEFAULT_HEAP_FACTORS, DEFAULT_QUERY_CUTS } from '../src/eval/recall-tune.js';
-import { buildSeismicIndex } from '../src/index/seismic/build.js';
+import { buildSeismicIndexParallel } from '../src/index/seismic/build-parallel.js';
 import { buildKnnGraph } from '../src/index/seismic/knn-graph.js';
 import { ExhaustiveSearcher } from '../src/index/seismic/exhaustive.js';
 import { DEFAULT_QUERY_PARAMS } from '../src/index/seismic/params.js';
@@ -46,10 +47,11 @@ interface Options {
   out: string;
   lucene: boolean;
   knn: number;
+  build: Record<string, unknown>;
 }
 
 function parseArguments(argv: string[]): Options {
-  const options: Options = { source: 'synthetic', docs: 100_000, queries: 1000, seed: 42, k: 10, out: 'out/bench-compare', lucene: true, knn: 8 };
+  const options: Options = { source: 'synthetic', docs: 100_000, queries: 1000, seed: 42, k: 10, out: 'out/bench-compare', lucene: true, knn: 8, build: {} };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]!;
     if (flag === '--no-lucene') {
@@ -68,6 +70,7 @@ function parseArguments(argv: string[]): Options {
       case '--seed': options.seed = Number(value); break;
       case '--k': options.k = Number(value); break;
       case '--knn': options.knn = Number(value); break;
+      case '--build': options.build = JSON.parse(value) as Record<string, unknown>; break;
       case '--out': options.out = value; break;
       default: throw new Error(`unknown flag ${flag}`);
     }
@@ -90,7 +93,7 @@ function toMatrix(rows: { terms: number[]; weights: number[] }[], dim: number): 
 }
 
 /** SciFact as BM25 vectors: the dot product of a query and a document vector is their BM25 score. */
-function scifactVectors(): { docs: SparseMatrix; queries: SparseMatrix } {
+export function scifactVectors(): { docs: SparseMatrix; queries: SparseMatrix } {
   const shared = process.env.SPARROW_SHARED_DIR ?? path.join(root, '..', 'shared');
   const dir = path.join(shared, 'data/beir/scifact');
   const analyzer = new EnglishAnalyzer();
@@ -122,12 +125,13 @@ function scifactVectors(): { docs: SparseMatrix; queries: SparseMatrix } {
   const docRows = docCounts.map((doc) => {
     const terms = [...doc.counts.keys()].sort((a, b) => a - b);
     const normInverse = norms[lengthToNormByte(doc.length)]!;
-    return { terms, weights: terms.map((t) => Math.fround(bm25Idf(df.get(t)!, docCounts.length) * bm25DocumentWeight(doc.counts.get(t)!, normInverse))) };
+    return { terms, weights: terms.map((t) => bm25DocumentWeight(doc.counts.get(t)!, normInverse)) };
   });
   const queryRows = lines('queries.jsonl').map((query) => {
     const counts = counted(analyzer.analyze(query.text ?? ''));
-    const terms = [...counts.keys()].sort((a, b) => a - b);
-    return { terms, weights: terms.map((t) => counts.get(t)!) };
+    // Terms no document holds cannot match: left out, as the collection's dictionary leaves them out.
+    const terms = [...counts.keys()].filter((t) => df.has(t)).sort((a, b) => a - b);
+    return { terms, weights: terms.map((t) => Math.fround(counts.get(t)! * bm25Idf(df.get(t)!, docCounts.length))) };
   });
   const dim = termIds.size;
   return { docs: toMatrix(docRows, dim), queries: toMatrix(queryRows, dim) };
@@ -197,7 +201,7 @@ function luceneRuns(docs: SparseMatrix, queries: SparseVector[], k: number, work
 
 const fmt = (value: number, digits = 3): string => (Number.isFinite(value) ? value.toFixed(digits) : '-');
 
-function main(): void {
+async function main(): Promise<void> {
   const options = parseArguments(process.argv.slice(2));
   const log = (line: string): void => console.log(line);
   let started = performance.now();
@@ -211,10 +215,11 @@ function main(): void {
   const evalQueries = all.filter((_, i) => i % 2 === 1);
 
   started = performance.now();
-  const index = buildSeismicIndex(docs);
+  // Built on every core, as a collection's segment is (the queries then run on one thread).
+  const index = await buildSeismicIndexParallel(docs, options.build);
   const buildSeconds = (performance.now() - started) / 1000;
   let searcher = new WasmSeismicSearcher(index, {}, { validate: false });
-  log(`sparrow index built in ${fmt(buildSeconds, 1)} s (default build settings, forward values ${index.params.forwardValues})`);
+  log(`sparrow index built in ${fmt(buildSeconds, 1)} s (build settings ${JSON.stringify(options.build)} over the defaults, forward values ${index.params.forwardValues})`);
   let knnSeconds = 0;
   if (options.knn > 0) {
     started = performance.now();
@@ -245,6 +250,7 @@ function main(): void {
   };
   const grid = gridOf(0);
   const knnGrid = options.knn > 0 ? gridOf(options.knn) : [];
+  const paretoOf = (points: GridPoint[]): GridPoint[] => points.filter((g) => !points.some((o) => o.recall >= g.recall && o.p50Ms <= g.p50Ms && (o.recall > g.recall || o.p50Ms < g.p50Ms)));
   const rows: { setting: string; params: string; measured: Measured; color?: number }[] = [];
   const defaults = measure(evalQueries, (q) => searcher.search(q, { k, knn: 0 }), truth);
   rows.push({ setting: 'sparrow default', params: `queryCut ${DEFAULT_QUERY_PARAMS.queryCut}, heapFactor ${DEFAULT_QUERY_PARAMS.heapFactor}`, measured: defaults });
@@ -264,15 +270,6 @@ function main(): void {
     if (knnGrid.length === 0) continue;
     const withKnn = knnGrid.filter((g) => g.recall >= target).sort((a, b) => a.p50Ms - b.p50Ms || b.recall - a.recall)[0];
     if (withKnn) rows.push({ setting: `sparrow tuned to ${target} + kNN`, params: describe(withKnn), measured: evaluate(withKnn) });
-    // The recall the graph buys at the latency of the setting tuned without it (tuning half).
-    const budget = chosen.p50Ms;
-    const best = knnGrid.filter((g) => g.p50Ms <= budget).sort((a, b) => b.recall - a.recall || a.p50Ms - b.p50Ms)[0];
-    if (best) {
-      const e = evaluate(best);
-      equalLatency.push(
-        `- at the p50 of "tuned to ${target}" (${fmt(budget)} ms on the tuning half): recall@${k} ${fmt(m.recall, 4)} without the graph, ${fmt(e.recall, 4)} with it (${describe(best)}; measured p50 ${fmt(m.p50Ms)} vs ${fmt(e.p50Ms)} ms)`,
-      );
-    }
   }
   const safe = measure(evalQueries, (q) => searcher.safeSearch(q, { k }), truth);
   let safeDocs = 0;
@@ -310,11 +307,21 @@ function main(): void {
     '|---|---|---:|---:|---:|---:|---:|',
     ...rows.map((r) => `| ${r.setting} | ${r.params} | ${fmt(r.measured.recall, 4)} | ${fmt(r.measured.p50Ms)} | ${fmt(r.measured.p99Ms)} | ${fmt(r.measured.meanMs)} | ${fmt(fasterLucene / r.measured.p50Ms, 1)} |`),
   ];
-  const targetRatio = docs.rows >= 1_000_000 ? 20 : 10;
+  // The recall the graph buys at equal latency: along the front of the grid without it (tuning
+  // half), the best recall with it at no more than that p50 (+5%, the timing noise of one pass).
+  const knnFront = paretoOf(knnGrid);
+  for (const point of paretoOf(grid).filter((g) => g.recall >= 0.85).sort((a, b) => a.p50Ms - b.p50Ms)) {
+    const best = knnFront.filter((g) => g.p50Ms <= point.p50Ms * 1.05).sort((a, b) => b.recall - a.recall)[0];
+    equalLatency.push(
+      `- p50 ${fmt(point.p50Ms)} ms: recall@${k} ${fmt(point.recall, 4)} without the graph (${describe(point)}), ${best ? `${fmt(best.recall, 4)} with it (${describe(best)}, p50 ${fmt(best.p50Ms)} ms)` : 'no setting with it is as fast'}`,
+    );
+  }
+  // The issue's targets are stated for the synthetic collections at 100k and 1M documents.
+  const targetRatio = options.source === 'synthetic' ? (docs.rows >= 1_000_000 ? 20 : 10) : undefined;
   const at95 = [...tuned.entries()].filter(([target]) => target >= 0.95).map(([, m]) => m).sort((a, b) => a.p50Ms - b.p50Ms)[0];
   const verdicts = [
     at95 && Number.isFinite(fasterLucene)
-      ? `- at recall@${k} >= 0.95 (tuned, measured ${fmt(at95.recall, 4)} on held-out queries): p50 ${fmt(at95.p50Ms)} ms = 1/${fmt(fasterLucene / at95.p50Ms, 1)} of the faster Lucene mode (target 1/${targetRatio}: ${fasterLucene / at95.p50Ms >= targetRatio ? 'met' : 'missed'})`
+      ? `- at recall@${k} >= 0.95 (tuned, measured ${fmt(at95.recall, 4)} on held-out queries): p50 ${fmt(at95.p50Ms)} ms = 1/${fmt(fasterLucene / at95.p50Ms, 1)} of the faster Lucene mode${targetRatio ? ` (target 1/${targetRatio}: ${fasterLucene / at95.p50Ms >= targetRatio ? 'met' : 'missed'})` : ''}`
       : '- the 0.95 target was not compared (no tuned setting or no Lucene)',
     Number.isFinite(luceneExhaustive)
       ? `- safe mode: recall ${fmt(safe.recall, 4)}, p50 ${fmt(safe.p50Ms)} ms, ${fmt(luceneExhaustive / safe.p50Ms, 1)}x faster than Lucene exhaustive (target 3x: ${luceneExhaustive / safe.p50Ms >= 3 ? 'met' : 'missed'})`
@@ -330,14 +337,15 @@ function main(): void {
     ...table,
     '',
     ...verdicts,
-    ...(options.knn > 0 ? ['', `kNN refinement (a graph of ${options.knn} neighbours per document, built in ${fmt(knnSeconds, 1)} s after the index):`, ...equalLatency] : []),
+    ...(options.knn > 0
+      ? ['', `kNN refinement (a graph of ${options.knn} neighbours per document, built in ${fmt(knnSeconds, 1)} s after the index), recall at equal latency on the tuning half:`, ...equalLatency]
+      : []),
     '',
   ].join('\n');
   log('\n' + report);
   fs.mkdirSync(options.out, { recursive: true });
   fs.writeFileSync(path.join(options.out, `${name}.md`), report);
   fs.writeFileSync(path.join(options.out, `${name}.json`), JSON.stringify({ options, grid, knnGrid, rows: rows.map((r) => ({ setting: r.setting, params: r.params, ...r.measured })) }, null, 2));
-  const paretoOf = (points: GridPoint[]): GridPoint[] => points.filter((g) => !points.some((o) => o.recall >= g.recall && o.p50Ms <= g.p50Ms && (o.recall > g.recall || o.p50Ms < g.p50Ms)));
   const pareto = paretoOf(grid);
   const png = plotRecallLatency(
     [
@@ -358,4 +366,4 @@ function main(): void {
   searcher.dispose();
 }
 
-main();
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) void main();

@@ -3,6 +3,7 @@ import path from 'node:path';
 import t from 'tap';
 import { generateSynthetic } from '../src/bench/synthetic.js';
 import { Engine } from '../src/engine/engine.js';
+import { tuneRecall } from '../src/eval/recall-tune.js';
 import { buildSeismicIndex } from '../src/index/seismic/build.js';
 import { ExhaustiveSearcher } from '../src/index/seismic/exhaustive.js';
 import { buildKnnGraph } from '../src/index/seismic/knn-graph.js';
@@ -110,6 +111,14 @@ t.test('a collection built with knnNeighbors stores the graph in its segments an
   const exact = new Set(collection.search({ query, k: 10, mode: 'exact' }).hits.map((h) => h.id));
   const recall = (hits: { id: string }[]): number => hits.filter((h) => exact.has(h.id)).length;
   t.ok(recall(withGraph.hits) >= recall(without.hits), `recall ${recall(without.hits)} -> ${recall(withGraph.hits)} of 10 with the graph`);
+
+  // The tuner treats the graph as a third knob: every setting without it and with all neighbours.
+  const steps: number[] = [];
+  const tuned = await tuneRecall(collection, { targetRecall: 0.5, sample: 20, queryCuts: [1, 3], heapFactors: [1], onProgress: (done, total) => steps.push(total) });
+  t.same([...new Set(tuned.points.map((p) => p.knn))].sort(), [0, 4], 'knn 0 and 4 are measured');
+  t.equal(tuned.points.length, 4);
+  t.equal(steps[0], 2 + 4, 'progress counts the doubled grid');
+  t.same(collection.segmentSettings.query, { queryCut: tuned.chosen!.queryCut, heapFactor: tuned.chosen!.heapFactor, knn: tuned.chosen!.knn }, 'the chosen knn is stored with the defaults');
 
   const app = buildApp({ engine });
   t.teardown(async () => {

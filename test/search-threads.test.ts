@@ -2,6 +2,8 @@ import t from 'tap';
 import { generateSynthetic } from '../src/bench/synthetic.js';
 import { Engine } from '../src/engine/engine.js';
 import { rowOf, type SparseMatrix } from '../src/index/sparse-matrix.js';
+import { runCli } from './support/cli.js';
+import { startServer } from './support/server.js';
 import { tempDir } from './support/tmp.js';
 
 const synthetic = generateSynthetic({ docs: 4000, queries: 30, seed: 5 });
@@ -76,4 +78,17 @@ t.test('a search thread that dies costs speed, not answers', async (t) => {
 t.test('search threads: a bad count is refused', async (t) => {
   t.throws(() => Engine.open(tempDir(t), { searchThreads: -1 }), { code: 'INVALID_SEARCH_THREADS' });
   t.throws(() => Engine.open(tempDir(t), { searchThreads: 1.5 }), { code: 'INVALID_SEARCH_THREADS' });
+});
+
+t.test('sparrow serve runs search threads ($SPARROW_SEARCH_THREADS) and reports them in /metrics; a bad count is a usage error', async (t) => {
+  const dataDir = tempDir(t);
+  const server = await startServer(t, dataDir, dataDir, { SPARROW_SEARCH_THREADS: '2' });
+  const metrics = await (await fetch(`${server.address}/metrics`)).text();
+  t.match(metrics, /^sparrow_search_threads 2$/m);
+  t.match(metrics, /^sparrow_search_thread_tasks 0$/m);
+  server.child.kill('SIGTERM');
+  t.equal(await server.exited, 0, 'a clean shutdown with the threads running');
+  const bad = await runCli(['serve', '--port', '0', '--search-threads', 'many', '--data-dir', dataDir]);
+  t.not(bad.code, 0);
+  t.match(bad.stderr, /--search-threads/);
 });

@@ -757,7 +757,7 @@ async function commandTune(args: string[]): Promise<number> {
       out.write(`before: queryCut ${before.queryCut}, heapFactor ${before.heapFactor}: recall ${before.recall.toFixed(4)}, p50 ${before.p50Ms.toFixed(3)} ms\n`);
       if (chosen) {
         out.write(
-          `${result.applied ? 'now' : 'would be'}: queryCut ${chosen.queryCut}, heapFactor ${chosen.heapFactor}: recall ${chosen.recall.toFixed(4)}, p50 ${chosen.p50Ms.toFixed(3)} ms` +
+          `${result.applied ? 'now' : 'would be'}: queryCut ${chosen.queryCut}, heapFactor ${chosen.heapFactor}${chosen.knn !== undefined ? `, knn ${chosen.knn}` : ''}: recall ${chosen.recall.toFixed(4)}, p50 ${chosen.p50Ms.toFixed(3)} ms` +
             ` (${(before.p50Ms / chosen.p50Ms).toFixed(2)}x the speed of before)\n`,
         );
       } else {

@@ -356,7 +356,7 @@ export class Collection {
    * Stores new default query parameters (queryCut, heapFactor) with the collection, and a record
    * of how they were chosen; searches without their own parameters use them from now on.
    */
-  setQueryDefaults(query: { readonly queryCut: number; readonly heapFactor: number }, tuned: Readonly<Record<string, unknown>>): void {
+  setQueryDefaults(query: { readonly queryCut: number; readonly heapFactor: number; readonly knn?: number }, tuned: Readonly<Record<string, unknown>>): void {
     const indexSettings = { ...this.record.indexSettings, query, tuned };
     const settings = segmentSettings(indexSettings);
     this.store.updateIndexSettings(this.record.id, indexSettings);

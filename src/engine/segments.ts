@@ -325,7 +325,7 @@ export class SegmentSet {
   }
 
   statistics(): {
-    segments: { id: number; documents: number; deleted: number; bytes: number }[];
+    segments: { id: number; documents: number; deleted: number; bytes: number; knnNeighbors: number }[];
     tail: number;
     building: boolean;
     error?: { code: string; message: string };
@@ -337,6 +337,7 @@ export class SegmentSet {
         documents: s.record.docCount,
         deleted: s.deletedRows.size,
         bytes: s.record.byteSize,
+        knnNeighbors: s.searcher.knnStored,
       })),
       tail: this.tailVectors.size,
       building: this.building !== undefined,

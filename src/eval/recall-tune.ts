@@ -34,6 +34,8 @@ export interface RecallTuneOptions {
 export interface TunePoint {
   readonly queryCut: number;
   readonly heapFactor: number;
+  /** Neighbours scored per result from the segments' kNN graph; absent when they have none. */
+  readonly knn?: number;
   readonly recall: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
@@ -93,9 +95,15 @@ export function checkTunable(collection: Collection, options: RecallTuneOptions)
   if (options.queries && options.queries.length === 0) throw new SparrowError('TUNE_NO_QUERIES', 'there are no queries to tune on');
 }
 
-/** Settings measured by a tuning: the warm-up pass, the defaults, then the grid. */
-export function tuneSteps(options: Pick<RecallTuneOptions, 'queryCuts' | 'heapFactors'>): number {
-  return 2 + (options.queryCuts ?? DEFAULT_QUERY_CUTS).length * (options.heapFactors ?? DEFAULT_HEAP_FACTORS).length;
+/** Settings measured by a tuning: the warm-up pass, the defaults, then the grid (twice with a kNN graph: without and with it). */
+export function tuneSteps(options: Pick<RecallTuneOptions, 'queryCuts' | 'heapFactors'>, knnValues = 1): number {
+  return 2 + (options.queryCuts ?? DEFAULT_QUERY_CUTS).length * (options.heapFactors ?? DEFAULT_HEAP_FACTORS).length * knnValues;
+}
+
+/** The kNN values a tuning tries: off and every stored neighbour when the segments have a graph. */
+export function tuneKnnValues(collection: Collection): readonly (number | undefined)[] {
+  const stored = Math.max(0, ...collection.segmentStatistics().segments.map((s) => s.knnNeighbors ?? 0));
+  return stored > 0 ? [0, stored] : [undefined];
 }
 
 export async function tuneRecall(collection: Collection, options: RecallTuneOptions): Promise<RecallTuneResult> {
@@ -113,8 +121,8 @@ export async function tuneRecall(collection: Collection, options: RecallTuneOpti
   }
   if (truths.length === 0) throw new SparrowError('TUNE_NO_RESULTS', 'no query matched any document exactly; recall cannot be measured');
 
-  const measure = async (queryCut: number | undefined, heapFactor: number | undefined): Promise<Omit<TunePoint, 'pareto'> & { queryCut: number; heapFactor: number }> => {
-    const approximate = { ...(queryCut !== undefined ? { queryCut } : {}), ...(heapFactor !== undefined ? { heapFactor } : {}) };
+  const measure = async (queryCut: number | undefined, heapFactor: number | undefined, knn?: number): Promise<Omit<TunePoint, 'pareto'> & { queryCut: number; heapFactor: number }> => {
+    const approximate = { ...(queryCut !== undefined ? { queryCut } : {}), ...(heapFactor !== undefined ? { heapFactor } : {}), ...(knn !== undefined ? { knn } : {}) };
     const times: number[] = [];
     let found = 0;
     let wanted = 0;
@@ -130,12 +138,14 @@ export async function tuneRecall(collection: Collection, options: RecallTuneOpti
     return {
       queryCut: queryCut ?? defaults.queryCut ?? 5,
       heapFactor: heapFactor ?? defaults.heapFactor ?? 0.9,
+      ...(knn !== undefined ? { knn } : {}),
       recall: found / wanted,
       p50Ms: percentile(times, 50),
       p99Ms: percentile(times, 99),
     };
   };
-  const total = tuneSteps(options);
+  const knnValues = tuneKnnValues(collection);
+  const total = tuneSteps(options, knnValues.length);
   let done = 0;
   const step = (): void => {
     options.onProgress?.(++done, total);
@@ -149,8 +159,10 @@ export async function tuneRecall(collection: Collection, options: RecallTuneOpti
   const measured = [];
   for (const queryCut of options.queryCuts ?? DEFAULT_QUERY_CUTS) {
     for (const heapFactor of options.heapFactors ?? DEFAULT_HEAP_FACTORS) {
-      measured.push(await measure(queryCut, heapFactor));
-      step();
+      for (const knn of knnValues) {
+        measured.push(await measure(queryCut, heapFactor, knn));
+        step();
+      }
       // Searches of a learned-sparse collection resolve at once: give the event loop a turn.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
@@ -162,7 +174,7 @@ export async function tuneRecall(collection: Collection, options: RecallTuneOpti
   const apply = (options.apply ?? true) && chosen !== undefined;
   if (apply) {
     collection.setQueryDefaults(
-      { queryCut: chosen.queryCut, heapFactor: chosen.heapFactor },
+      { queryCut: chosen.queryCut, heapFactor: chosen.heapFactor, ...(chosen.knn !== undefined ? { knn: chosen.knn } : {}) },
       { at: tunedAt, targetRecall, k, recall: round(chosen.recall, 4), p50Ms: round(chosen.p50Ms, 3), queries: truths.length, source: options.queries ? 'file' : 'sample' },
     );
   }
@@ -197,8 +209,10 @@ export function paretoMarked<T extends { recall: number; p50Ms: number }>(points
 /** report.md (the Pareto table, the choice, every setting) and report.png (recall against p50). */
 export function writeTuneReport(result: RecallTuneResult, out: string): { markdown: string; png: string } {
   fs.mkdirSync(out, { recursive: true });
-  const fmt = (p: TunePoint): string => `| ${p.queryCut} | ${p.heapFactor} | ${p.recall.toFixed(4)} | ${p.p50Ms.toFixed(3)} | ${p.p99Ms.toFixed(3)} |`;
-  const header = ['| queryCut | heapFactor | recall@' + result.k + ' | p50 ms | p99 ms |', '|---|---|---|---|---|'];
+  const withKnn = result.points.some((p) => p.knn !== undefined);
+  const fmt = (p: TunePoint): string => `| ${p.queryCut} | ${p.heapFactor} |${withKnn ? ` ${p.knn ?? '-'} |` : ''} ${p.recall.toFixed(4)} | ${p.p50Ms.toFixed(3)} | ${p.p99Ms.toFixed(3)} |`;
+  const header = [`| queryCut | heapFactor |${withKnn ? ' knn |' : ''} recall@${result.k} | p50 ms | p99 ms |`, `|---|---|${withKnn ? '---|' : ''}---|---|---|`];
+  const described = (p: TunePoint): string => `queryCut ${p.queryCut}, heapFactor ${p.heapFactor}${p.knn !== undefined ? `, knn ${p.knn}` : ''}`;
   const front = result.points.filter((p) => p.pareto).sort((a, b) => a.p50Ms - b.p50Ms);
   const lines = [
     `# Tuning ${result.collection} to recall@${result.k} >= ${result.targetRecall}`,
@@ -206,7 +220,7 @@ export function writeTuneReport(result: RecallTuneResult, out: string): { markdo
     `${result.queries} queries (${result.source === 'sample' ? 'sampled from the collection\'s documents' : 'from the query file'}${result.skippedQueries > 0 ? `; ${result.skippedQueries} without exact results left out` : ''}), measured ${result.tunedAt}. Recall is against the exact engine on the same queries; latency is one search at a time on one thread.`,
     '',
     result.chosen
-      ? `**Chosen:** queryCut ${result.chosen.queryCut}, heapFactor ${result.chosen.heapFactor}: recall ${result.chosen.recall.toFixed(4)}, p50 ${result.chosen.p50Ms.toFixed(3)} ms, p99 ${result.chosen.p99Ms.toFixed(3)} ms${result.applied ? ' (stored as the collection\'s default)' : ''}.`
+      ? `**Chosen:** ${described(result.chosen)}: recall ${result.chosen.recall.toFixed(4)}, p50 ${result.chosen.p50Ms.toFixed(3)} ms, p99 ${result.chosen.p99Ms.toFixed(3)} ms${result.applied ? ' (stored as the collection\'s default)' : ''}.`
       : `**No setting on the grid reaches ${result.targetRecall}**; the highest recall measured is ${Math.max(...result.points.map((p) => p.recall)).toFixed(4)}. The defaults were left as they were.`,
     '',
     `Before: queryCut ${result.before.queryCut}, heapFactor ${result.before.heapFactor}: recall ${result.before.recall.toFixed(4)}, p50 ${result.before.p50Ms.toFixed(3)} ms, p99 ${result.before.p99Ms.toFixed(3)} ms.`,
@@ -229,10 +243,12 @@ export function writeTuneReport(result: RecallTuneResult, out: string): { markdo
   fs.writeFileSync(
     png,
     plotRecallLatency(
-      heapFactors.map((heapFactor) => ({
-        label: `hf ${heapFactor}`,
-        points: result.points.filter((p) => p.heapFactor === heapFactor).map((p) => ({ recall: p.recall, latencyMs: p.p50Ms })),
-      })),
+      heapFactors.flatMap((heapFactor) =>
+        [...new Set(result.points.map((p) => p.knn))].map((knn) => ({
+          label: `hf ${heapFactor}${knn !== undefined ? ` knn ${knn}` : ''}`,
+          points: result.points.filter((p) => p.heapFactor === heapFactor && p.knn === knn).map((p) => ({ recall: p.recall, latencyMs: p.p50Ms })),
+        })),
+      ),
       {
         xLabel: `recall@${result.k}`,
         yLabel: 'p50 ms',

@@ -6,7 +6,7 @@ import { Transform, type Readable } from 'node:stream';
 import type { Engine } from '../engine/engine.js';
 import { SparrowError, errorCode } from '../engine/errors.js';
 import { JobsStore, TERMINAL_JOB_STATUSES, type JobRecord, type JobStatus } from '../store/jobs-store.js';
-import { checkTunable, tuneRecall, tuneSteps, writeTuneReport, type RecallTuneOptions, type RecallTuneResult, type TunePoint } from '../eval/recall-tune.js';
+import { checkTunable, tuneKnnValues, tuneRecall, tuneSteps, writeTuneReport, type RecallTuneOptions, type RecallTuneResult, type TunePoint } from '../eval/recall-tune.js';
 import { isBeirFolder, openBeirFolder } from './beir.js';
 import type { EncoderPool } from './encoder-pool.js';
 import { DEFAULT_BATCH_SIZE, runIngestion, type CommittedBatch, type InputFormat } from './runner.js';
@@ -162,7 +162,7 @@ export class JobManager {
       source: { ...source },
       options: { tune },
       // Progress counts settings measured: "bytes" are steps here.
-      totalBytes: tuneSteps(tune),
+      totalBytes: tuneSteps(tune, tuneKnnValues(collection).length),
     });
     this.pump();
     return record;
@@ -379,6 +379,7 @@ function pointView(point: Omit<TunePoint, 'pareto'> & { pareto?: boolean }) {
   return {
     query_cut: point.queryCut,
     heap_factor: point.heapFactor,
+    ...(point.knn !== undefined ? { knn: point.knn } : {}),
     recall: Math.round(point.recall * 10000) / 10000,
     p50_ms: Math.round(point.p50Ms * 1000) / 1000,
     p99_ms: Math.round(point.p99Ms * 1000) / 1000,

@@ -268,6 +268,8 @@ export function buildApp(options: AppOptions): FastifyInstance {
       },
       ...segmentBuildGauges(),
       { name: 'sparrow_jobs', help: 'Bulk indexing jobs by status.', samples: Object.entries(jobCounts).map(([status, n]) => ({ labels: { status }, value: n })) },
+      { name: 'sparrow_search_threads', help: 'Search threads running (0: segments are searched on the main thread).', samples: [{ labels: {}, value: engine.searchPool?.aliveThreads ?? 0 }] },
+      { name: 'sparrow_search_thread_tasks', help: 'Segment searches the search threads have answered.', samples: [{ labels: {}, value: engine.searchPool?.tasksRun ?? 0 }] },
       { name: 'process_resident_memory_bytes', help: 'Resident memory of the server process.', samples: [{ labels: {}, value: memory.rss }] },
       { name: 'nodejs_heap_used_bytes', help: 'V8 heap in use.', samples: [{ labels: {}, value: memory.heapUsed }] },
       { name: 'process_uptime_seconds', help: 'Seconds since the process started.', samples: [{ labels: {}, value: process.uptime() }] },

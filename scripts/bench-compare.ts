@@ -223,7 +223,7 @@ async function main(): Promise<void> {
   let knnSeconds = 0;
   if (options.knn > 0) {
     started = performance.now();
-    const graph = buildKnnGraph(index, options.knn);
+    const graph = await buildKnnGraph(index, options.knn);
     knnSeconds = (performance.now() - started) / 1000;
     searcher.dispose();
     searcher = new WasmSeismicSearcher(index, {}, { validate: false, knnNeighbors: graph });
@@ -288,8 +288,16 @@ async function main(): Promise<void> {
   if (options.lucene) {
     const work = fs.mkdtempSync(path.join(process.env.TMPDIR ?? '/tmp', 'sparrow-compare-'));
     try {
-      const runs = luceneRuns(docs, evalQueries, k, work);
-      if (!runs) log('Lucene 8 not found under /usr/share/java (apt-get install liblucene8-java): Lucene rows left out');
+      let runs: ReturnType<typeof luceneRuns>;
+      let failed = false;
+      try {
+        runs = luceneRuns(docs, evalQueries, k, work);
+      } catch (error) {
+        // The sparrow figures are still worth the report.
+        log(`Lucene failed, its rows are left out: ${(error as Error).message.split('\n').slice(0, 2).join(' ')}`);
+        failed = true;
+      }
+      if (!runs && !failed) log('Lucene 8 not found under /usr/share/java (apt-get install liblucene8-java): Lucene rows left out');
       lucene = (runs ?? []).map((run) => ({
         mode: run.mode,
         measured: { recall: recallOf(truth, run.results.map((ids) => ids.map(Number))), p50Ms: run.p50Ms, p99Ms: run.p99Ms, meanMs: run.meanMs },

@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { buildSeismicIndex } from '../src/index/seismic/build.js';
-import { buildKnnGraph } from '../src/index/seismic/knn-graph.js';
+import { buildKnnGraphSync } from '../src/index/seismic/knn-graph.js';
 import { f16BitsToF32 } from '../src/index/seismic/f16.js';
 import { indexArrays, type SeismicIndexData } from '../src/index/seismic/index-data.js';
 import type { SeismicBuildParams } from '../src/index/seismic/params.js';
@@ -86,7 +86,7 @@ const QUERIES: readonly GoldenQuery[] = [
 
 function golden(name: string, description: string, rows: number, params: Partial<SeismicBuildParams>, metadata: Record<string, JsonValue>): GoldenSegment {
   const index = buildSeismicIndex(goldenMatrix(rows), params);
-  const knnNeighbors = index.params.knnNeighbors > 0 ? buildKnnGraph(index, index.params.knnNeighbors) : undefined;
+  const knnNeighbors = index.params.knnNeighbors > 0 ? buildKnnGraphSync(index, index.params.knnNeighbors) : undefined;
   return {
     name,
     description,

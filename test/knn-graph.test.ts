@@ -22,7 +22,8 @@ const synthetic = generateSynthetic({ docs: 4000, queries: 60, seed: 21 });
 t.test('the kNN graph: no row names itself, every entry is a row, neighbours are mostly the true nearest', async (t) => {
   const index = buildSeismicIndex(synthetic.docs, { forwardValues: 'f32' });
   const neighbors = 6;
-  const graph = buildKnnGraph(index, neighbors);
+  const graph = await buildKnnGraph(index, neighbors, 1);
+  t.same([...(await buildKnnGraph(index, neighbors, 2, 0))], [...graph], 'two threads build the same graph as one');
   t.equal(graph.length, index.docCount * neighbors);
   let bad = 0;
   for (let row = 0; row < index.docCount; row++) {
@@ -48,7 +49,7 @@ t.test('the kNN graph: no row names itself, every entry is a row, neighbours are
 
 t.test('kNN refinement: WebAssembly and TypeScript scorers agree bit for bit; knn 0 equals no graph; it buys recall', async (t) => {
   const index = buildSeismicIndex(synthetic.docs);
-  const graph = buildKnnGraph(index, 8);
+  const graph = await buildKnnGraph(index, 8);
   const wasm = new WasmSeismicSearcher(index, {}, { knnNeighbors: graph });
   const ts = new TsSeismicSearcher(index, {}, { knnNeighbors: graph });
   const plain = new WasmSeismicSearcher(index);

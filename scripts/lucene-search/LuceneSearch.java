@@ -50,8 +50,13 @@ public final class LuceneSearch {
     config.setRAMBufferSizeMB(512);
     config.setOpenMode(IndexWriterConfig.OpenMode.CREATE);
     try (FSDirectory directory = FSDirectory.open(indexDir)) {
-      try (IndexWriter writer = new IndexWriter(directory, config)) {
-        for (String[] line : readLines(docs)) {
+      // Documents are streamed: a million of them would not fit the heap as parsed lines.
+      try (IndexWriter writer = new IndexWriter(directory, config);
+          BufferedReader reader = new BufferedReader(new InputStreamReader(new FileInputStream(docs.toFile()), StandardCharsets.UTF_8), 1 << 20)) {
+        String text;
+        while ((text = reader.readLine()) != null) {
+          if (text.isBlank()) continue;
+          String[] line = text.split("[\t ]+");
           Document document = new Document();
           document.add(new StoredField("id", line[0]));
           for (int i = 1; i < line.length; i++) {

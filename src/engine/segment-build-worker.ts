@@ -36,7 +36,7 @@ parentPort?.once('message', (job: SegmentBuildJob) => {
       job.progress,
     );
     // The kNN graph (index.build.knnNeighbors) is searched out of the finished index.
-    const knnNeighbors = index.params.knnNeighbors > 0 ? buildKnnGraph(index, index.params.knnNeighbors) : undefined;
+    const knnNeighbors = index.params.knnNeighbors > 0 ? await buildKnnGraph(index, index.params.knnNeighbors) : undefined;
     const info = await writeSegmentFile(job.path, { index, docNumbers: job.docNumbers, metadata: job.metadata, ...(knnNeighbors ? { knnNeighbors } : {}) });
     return { ok: true, byteLength: info.byteLength, buildMs: performance.now() - started };
   })()

@@ -39,6 +39,46 @@ export interface CoreLayout {
   readonly safeBlockSize: number;
 }
 
+/**
+ * Puts an index's arrays in a core's memory (those already there, read straight into it by
+ * readSegmentFileIntoSync, stay where they are) and returns where they lie.
+ */
+function placeIndex(
+  core: ScoringCore,
+  index: SeismicIndexData,
+  options: { validate?: boolean; safeBlockSize?: number; knnNeighbors?: Uint32Array },
+): CoreLayout {
+  if (options.validate !== false) validateIndexData(index);
+  const arrays = indexArrays(index);
+  const inCore = (array: ArrayBufferView): boolean => array.buffer === core.views().buffer;
+  let total = scratchBytes(index);
+  for (const array of Object.values(arrays)) if (!inCore(array)) total += Math.ceil(array.byteLength / 16) * 16;
+  core.ensureFits(total, `an index of ${index.docCount} documents`);
+  const at: Record<string, number> = {};
+  // Addresses are taken before anything is copied in: a copy may grow memory and leave the
+  // views behind.
+  const knn = options.knnNeighbors;
+  const knnStored = knn !== undefined && knn.length > 0 && index.docCount > 0 ? knn.length / index.docCount : 0;
+  if (!Number.isInteger(knnStored)) throw new SeismicError('SEISMIC_BAD_PARAMS', `a kNN graph of ${knn!.length} entries does not fit ${index.docCount} documents`);
+  let knnAt = knnStored > 0 && inCore(knn!) ? knn!.byteOffset : -1;
+  const forwardEntries = index.forwardTerms.length;
+  const termBytes = index.forwardTerms.BYTES_PER_ELEMENT;
+  for (const [name, array] of Object.entries(arrays)) if (inCore(array)) at[name] = array.byteOffset;
+  for (const [name, array] of Object.entries(arrays)) if (at[name] === undefined) at[name] = core.copyIn(array);
+  if (knnStored > 0 && knnAt < 0) knnAt = core.copyIn(knn!);
+  return {
+    docCount: index.docCount,
+    dim: index.dim,
+    termBytes,
+    valueFormat: index.params.forwardValues,
+    at,
+    forwardEntries,
+    knnAt,
+    knnStored,
+    safeBlockSize: safeBlockSize(index.docCount, options.safeBlockSize),
+  };
+}
+
 function configureCore(core: ScoringCore, layout: CoreLayout): void {
   const { at } = layout;
   const status = core.call(() =>
@@ -92,48 +132,27 @@ export class WasmSeismicSearcher implements SeismicSearcher {
    * readSegmentFileIntoSync); arrays that are views of its memory are used where they are.
    */
   constructor(
-    index: SeismicIndexData,
+    index: SeismicIndexData | { readonly attachTo: WebAssembly.Memory; readonly layout: CoreLayout },
     defaults: Partial<SeismicQueryParams> = {},
     options: { validate?: boolean; memoryLimitBytes?: number; core?: ScoringCore; safeBlockSize?: number; knnNeighbors?: Uint32Array } = {},
   ) {
-    if (options.validate !== false) validateIndexData(index);
-    const core = options.core ?? new ScoringCore({ limitBytes: options.memoryLimitBytes });
-    const arrays = indexArrays(index);
-    const inCore = (array: ArrayBufferView): boolean => array.buffer === core.views().buffer;
-    let total = scratchBytes(index);
-    for (const array of Object.values(arrays)) if (!inCore(array)) total += Math.ceil(array.byteLength / 16) * 16;
-    core.ensureFits(total, `an index of ${index.docCount} documents`);
-    const at: Record<string, number> = {};
-    // Addresses are taken before anything is copied in: a copy may grow memory and leave the
-    // views behind.
-    const knn = options.knnNeighbors;
-    const knnStored = knn !== undefined && knn.length > 0 && index.docCount > 0 ? knn.length / index.docCount : 0;
-    if (!Number.isInteger(knnStored)) throw new SeismicError('SEISMIC_BAD_PARAMS', `a kNN graph of ${knn!.length} entries does not fit ${index.docCount} documents`);
-    let knnAt = knnStored > 0 && inCore(knn!) ? knn!.byteOffset : -1;
-    const forwardEntries = index.forwardTerms.length;
-    const termBytes = index.forwardTerms.BYTES_PER_ELEMENT;
-    for (const [name, array] of Object.entries(arrays)) if (inCore(array)) at[name] = array.byteOffset;
-    for (const [name, array] of Object.entries(arrays)) if (at[name] === undefined) at[name] = core.copyIn(array);
-    if (knnStored > 0 && knnAt < 0) knnAt = core.copyIn(knn!);
-    const layout: CoreLayout = {
-      docCount: index.docCount,
-      dim: index.dim,
-      termBytes,
-      valueFormat: index.params.forwardValues,
-      at,
-      forwardEntries,
-      knnAt,
-      knnStored,
-      safeBlockSize: safeBlockSize(index.docCount, options.safeBlockSize),
-    };
-    this.layout = layout;
+    let core: ScoringCore;
+    if ('attachTo' in index) {
+      // Another instance over an index already laid out in a shared memory (see attach).
+      core = new ScoringCore({ memory: index.attachTo });
+      this.layout = index.layout;
+    } else {
+      core = options.core ?? new ScoringCore({ limitBytes: options.memoryLimitBytes });
+      this.layout = placeIndex(core, index, options);
+    }
+    const layout = this.layout;
     this.docCount = layout.docCount;
     this.dim = layout.dim;
     this.defaults = { ...DEFAULT_QUERY_PARAMS, ...defaults };
     resolveQueryParams({}, this.defaults);
-    this.forwardEntries = forwardEntries;
+    this.forwardEntries = layout.forwardEntries;
     this.safeRows = layout.safeBlockSize;
-    this.knnStored = knnStored;
+    this.knnStored = layout.knnStored;
     configureCore(core, layout);
     this.core = core;
   }
@@ -151,24 +170,7 @@ export class WasmSeismicSearcher implements SeismicSearcher {
    * configured with the same addresses (its scratch is allocated apart). Nothing is copied.
    */
   static attach(memory: WebAssembly.Memory, layout: CoreLayout, defaults: Partial<SeismicQueryParams> = {}): WasmSeismicSearcher {
-    const searcher = Object.create(WasmSeismicSearcher.prototype) as WasmSeismicSearcher;
-    const core = new ScoringCore({ memory });
-    configureCore(core, layout);
-    Object.assign(searcher, {
-      kind: 'wasm',
-      layout,
-      docCount: layout.docCount,
-      dim: layout.dim,
-      defaults: { ...DEFAULT_QUERY_PARAMS, ...defaults },
-      forwardEntries: layout.forwardEntries,
-      safeRows: layout.safeBlockSize,
-      knnStored: layout.knnStored,
-      safeReady: false,
-      safeBuildMs: 0,
-      safeBytes: 0,
-      core,
-    });
-    return searcher;
+    return new WasmSeismicSearcher({ attachTo: memory, layout }, defaults);
   }
 
   /** Bytes of wasm linear memory this searcher uses. */

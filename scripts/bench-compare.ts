@@ -326,10 +326,11 @@ async function main(): Promise<void> {
   }
   // The issue's targets are stated for the synthetic collections at 100k and 1M documents.
   const targetRatio = options.source === 'synthetic' ? (docs.rows >= 1_000_000 ? 20 : 10) : undefined;
-  const at95 = [...tuned.entries()].filter(([target]) => target >= 0.95).map(([, m]) => m).sort((a, b) => a.p50Ms - b.p50Ms)[0];
+  // The fastest tuned setting whose recall on the held-out queries is at least 0.95.
+  const at95 = rows.filter((r) => r.setting.startsWith('sparrow tuned') && r.measured.recall >= 0.95).map((r) => r.measured).sort((a, b) => a.p50Ms - b.p50Ms)[0];
   const verdicts = [
     at95 && Number.isFinite(fasterLucene)
-      ? `- at recall@${k} >= 0.95 (tuned, measured ${fmt(at95.recall, 4)} on held-out queries): p50 ${fmt(at95.p50Ms)} ms = 1/${fmt(fasterLucene / at95.p50Ms, 1)} of the faster Lucene mode${targetRatio ? ` (target 1/${targetRatio}: ${fasterLucene / at95.p50Ms >= targetRatio ? 'met' : 'missed'})` : ''}`
+      ? `- at recall@${k} >= 0.95 (the fastest tuned setting measuring ${fmt(at95.recall, 4)} on the held-out queries): p50 ${fmt(at95.p50Ms)} ms = 1/${fmt(fasterLucene / at95.p50Ms, 1)} of the faster Lucene mode${targetRatio ? ` (target 1/${targetRatio}: ${fasterLucene / at95.p50Ms >= targetRatio ? 'met' : 'missed'})` : ''}`
       : '- the 0.95 target was not compared (no tuned setting or no Lucene)',
     Number.isFinite(luceneExhaustive)
       ? `- safe mode: recall ${fmt(safe.recall, 4)}, p50 ${fmt(safe.p50Ms)} ms, ${fmt(luceneExhaustive / safe.p50Ms, 1)}x faster than Lucene exhaustive (target 3x: ${luceneExhaustive / safe.p50Ms >= 3 ? 'met' : 'missed'})`

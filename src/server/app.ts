@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Readable } from 'node:stream';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
@@ -118,6 +119,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
     void reply.status(404).send({ error: { code: 'ROUTE_NOT_FOUND', message: `no route for ${request.method} ${request.url}` } });
   });
 
+  /** The role of the key each request presented (absent: no keys configured, everyone is admin). */
+  const roles = new WeakMap<FastifyRequest, 'read' | 'write' | 'admin'>();
+
   app.addHook('onRequest', async (request, reply) => {
     void reply.header('x-request-id', request.id);
     if (closing) {
@@ -136,6 +140,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
         throw new SparrowError('FORBIDDEN', `this operation needs the ${access} role; the key has ${identity.role}`, { needed: access, role: identity.role });
       }
       client = `key:${identity.name}`;
+      roles.set(request, identity.role);
     }
     const waitSeconds = limiter.take(client);
     if (waitSeconds > 0) {
@@ -203,7 +208,43 @@ export function buildApp(options: AppOptions): FastifyInstance {
     registerDocuments(api);
     registerSearch(api);
     registerJobs(api);
+    registerPage(api);
   });
+
+  function registerPage(api: FastifyInstance): void {
+    // The search page (src/web, built into dist/src/web): public files; what it shows comes
+    // through the API with the key the person gives it.
+    const pageDir = fileURLToPath(new URL('../web/', import.meta.url));
+    const PAGE_FILES: Record<string, string> = { 'app.js': 'text/javascript; charset=utf-8', 'style.css': 'text/css; charset=utf-8', 'app.js.map': 'application/json' };
+    const send = (reply: FastifyReply, name: string, type: string): Buffer => {
+      const file = path.join(pageDir, name);
+      if (!fs.existsSync(file)) throw new SparrowError('PAGE_NOT_BUILT', `the search page is not built (${name} is missing); run npm run build`);
+      void reply.type(type).header('cache-control', 'no-cache');
+      return fs.readFileSync(file);
+    };
+    api.get('/', { schema: { tags: ['operations'], summary: 'The search page (HTML).', produces: ['text/html'], hide: true } }, async (_request, reply) => send(reply, 'index.html', 'text/html; charset=utf-8'));
+    api.get<{ Params: { file: string } }>(
+      '/ui/:file',
+      { schema: { tags: ['operations'], summary: 'The search page\'s script and style sheet.', hide: true, params: { type: 'object', required: ['file'], properties: { file: { type: 'string', maxLength: 64 } } } } },
+      async (request, reply) => {
+        const type = PAGE_FILES[request.params.file];
+        if (!type) throw new SparrowError('ROUTE_NOT_FOUND', `no page file ${JSON.stringify(request.params.file)}`);
+        return send(reply, request.params.file, type);
+      },
+    );
+    api.get(
+      '/session',
+      {
+        config: { access: 'read' },
+        schema: {
+          tags: ['operations'],
+          summary: 'What the presented key may do: its role (admin when the server has no keys) and whether keys are required.',
+          response: { 200: { type: 'object', properties: { role: { type: 'string', enum: ['read', 'write', 'admin'] }, keys_required: { type: 'boolean' } } }, ...schemas.errorResponses },
+        },
+      },
+      async (request) => ({ role: roles.get(request) ?? 'admin', keys_required: keys.size > 0 }),
+    );
+  }
 
   function registerOperations(api: FastifyInstance): void {
     api.get('/health', { schema: { tags: ['operations'], summary: 'Liveness: the process answers.', response: { 200: schemas.healthResponse } } }, async () => ({

@@ -73,6 +73,7 @@ export const ERROR_TABLE: Readonly<Record<string, ErrorSpec>> = {
   UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The request body has a content type the route does not accept.' },
   RATE_LIMITED: { status: 429, description: 'Too many requests from this client; retry after the number of seconds in Retry-After.' },
   INTERNAL_ERROR: { status: 500, description: 'An unexpected failure; the server logs it with the request id.' },
+  PAGE_NOT_BUILT: { status: 500, description: 'The search page\'s files are missing from the installation (run npm run build).' },
   MODEL_LOAD_FAILED: { status: 500, description: "The model folder holds the right files but the runtime could not load them (a corrupt or incompatible ONNX file); the message says what the runtime reported." },
   MODEL_OUTPUT_MISSING: { status: 500, description: "The model has no output the encoder needs (a SPLADE model must be a masked-LM with logits; a dense one must give hidden states)." },
   MODEL_OUTPUT_SHAPE: { status: 500, description: "The model's output has an unexpected shape (vocabulary or hidden size differs from config.json)." },

@@ -1,0 +1,321 @@
+// The search page served at / (src/web/index.html). Plain TypeScript for the browser, no
+// framework and nothing fetched from elsewhere: every request goes to the server that sent it.
+// The API key, when the server asks for one, is kept in sessionStorage only.
+
+interface ApiError {
+  readonly code: string;
+  readonly message: string;
+}
+
+interface TermExplanation {
+  readonly term: string;
+  readonly field: string;
+  readonly queryWeight: number;
+  readonly documentValue: number;
+  readonly score: number;
+}
+
+interface FusionComponent {
+  readonly list: string;
+  readonly rank: number | null;
+  readonly score: number | null;
+  readonly contribution?: number;
+}
+
+interface Hit {
+  readonly id: string;
+  readonly score: number;
+  readonly fields?: Record<string, unknown>;
+  readonly explain?: TermExplanation[];
+  readonly fusion?: FusionComponent[];
+}
+
+interface SearchAnswer {
+  readonly hits: Hit[];
+  readonly took_ms: number;
+  readonly mode: string;
+  readonly retrieval: string;
+  readonly unknown_terms?: string[];
+  readonly warnings?: string[];
+}
+
+const KEY_STORAGE = 'sparrow.apiKey';
+/** Distinct, dark enough for white separators; the legend names each term, so colour is not the only cue. */
+const TERM_COLORS = ['#0b5cad', '#b3541e', '#2b7a3d', '#7a3f98', '#8a6d00', '#a4141f', '#2f6f7a', '#5b5b5b'];
+
+const byId = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
+
+class RequestFailed extends Error {
+  constructor(
+    readonly status: number,
+    readonly error: ApiError,
+  ) {
+    super(`${error.code}: ${error.message}`);
+  }
+}
+
+/** A JSON request to the server; asks for a key (and retries once) when the server wants one. */
+async function api<T>(method: string, path: string, body?: unknown, attempt = 0): Promise<T> {
+  const headers: Record<string, string> = {};
+  const key = sessionStorage.getItem(KEY_STORAGE);
+  if (key) headers['authorization'] = `Bearer ${key}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  let response: Response;
+  try {
+    response = await fetch(path, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+  } catch {
+    throw new RequestFailed(0, { code: 'NETWORK', message: 'the server cannot be reached' });
+  }
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : {};
+  } catch {
+    parsed = undefined;
+  }
+  if (response.ok) return parsed as T;
+  const error = (parsed as { error?: ApiError } | undefined)?.error ?? { code: `HTTP_${response.status}`, message: response.statusText || 'the server answered with an error' };
+  // Asked again while the key is refused (a few times: a page left open must not loop forever).
+  if (response.status === 401 && attempt < 5) {
+    await askForKey(key ? 'The API key was not accepted; give another.' : 'This server needs an API key.');
+    return api<T>(method, path, body, attempt + 1);
+  }
+  throw new RequestFailed(response.status, error);
+}
+
+function askForKey(reason: string): Promise<void> {
+  const dialog = byId<HTMLDialogElement>('key-dialog');
+  byId('key-reason').textContent = reason;
+  const input = byId<HTMLInputElement>('api-key');
+  input.value = '';
+  return new Promise((resolve) => {
+    dialog.addEventListener(
+      'close',
+      () => {
+        if (input.value.trim()) sessionStorage.setItem(KEY_STORAGE, input.value.trim());
+        resolve();
+      },
+      { once: true },
+    );
+    dialog.showModal();
+    input.focus();
+  });
+}
+
+function showMessage(text: string | undefined): void {
+  const box = byId('message');
+  box.hidden = text === undefined;
+  box.textContent = text ?? '';
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof RequestFailed) return `${error.error.message} (${error.error.code})`;
+  return `Something went wrong: ${(error as Error).message}`;
+}
+
+async function loadSession(): Promise<void> {
+  const session = await api<{ role: string; keys_required: boolean }>('GET', '/session');
+  document.body.classList.toggle('read-only', session.role === 'read');
+  byId('session').textContent = session.keys_required ? `Signed in with ${session.role === 'admin' ? 'an' : 'a'} ${session.role} key` : 'Open server (no API keys configured)';
+  byId('change-key').hidden = !session.keys_required;
+}
+
+async function loadCollections(): Promise<void> {
+  const { collections } = await api<{ collections: { name: string; encoder: { type?: string }; documents?: number }[] }>('GET', '/collections');
+  const select = byId<HTMLSelectElement>('collection');
+  const previous = select.value;
+  select.replaceChildren(...collections.map((c) => new Option(c.name, c.name)));
+  if (collections.some((c) => c.name === previous)) select.value = previous;
+  const body = byId<HTMLTableElement>('collections-table').tBodies[0]!;
+  body.replaceChildren();
+  for (const c of collections) {
+    const detail = await api<{ statistics?: { segments?: number } }>('GET', `/collections/${encodeURIComponent(c.name)}`).catch(() => undefined);
+    const row = body.insertRow();
+    for (const value of [c.name, c.encoder.type ?? '', String(c.documents ?? ''), String(detail?.statistics?.segments ?? '')]) row.insertCell().textContent = value;
+  }
+}
+
+/** Words of the text whose lower-case form starts with a matched (analysed, so maybe stemmed) term. */
+function highlighted(text: string, terms: readonly string[]): DocumentFragment {
+  const fragment = document.createDocumentFragment();
+  const stems = terms.filter((t) => t.length > 0).map((t) => t.toLowerCase());
+  const words = text.split(/(\p{L}[\p{L}\p{N}']*|\p{N}+)/u);
+  for (const part of words) {
+    const lower = part.toLowerCase();
+    if (part && stems.some((stem) => lower.startsWith(stem) || stem.startsWith(lower.replace(/(ies|es|s|ing|ed)$/u, '')))) {
+      const mark = document.createElement('mark');
+      mark.textContent = part;
+      fragment.append(mark);
+    } else fragment.append(part);
+  }
+  return fragment;
+}
+
+function snippetOf(fields: Record<string, unknown> | undefined, terms: readonly string[]): string {
+  const text = typeof fields?.['text'] === 'string' ? (fields['text'] as string) : '';
+  if (text.length <= 280) return text;
+  // Start near the first matched word, so the snippet shows why the document came back.
+  const lower = text.toLowerCase();
+  const first = Math.min(...terms.map((t) => lower.indexOf(t.toLowerCase())).filter((i) => i >= 0), text.length);
+  const start = first === text.length ? 0 : Math.max(0, first - 80);
+  return `${start > 0 ? '... ' : ''}${text.slice(start, start + 280)} ...`;
+}
+
+function colorOf(term: string, palette: Map<string, string>): string {
+  if (!palette.has(term)) palette.set(term, TERM_COLORS[palette.size % TERM_COLORS.length]!);
+  return palette.get(term)!;
+}
+
+function renderQueryTerms(answer: SearchAnswer, palette: Map<string, string>): void {
+  const weights = new Map<string, number>();
+  for (const hit of answer.hits) for (const e of hit.explain ?? []) weights.set(`${e.field}:${e.term}`, e.queryWeight);
+  const figure = byId('query-terms');
+  figure.hidden = weights.size === 0;
+  const max = Math.max(...weights.values(), 0);
+  const list = byId('query-term-bars');
+  list.replaceChildren(
+    ...[...weights.entries()]
+      .sort((a, b) => b[1] - a[1])
+      .map(([key, weight]) => {
+        const term = key.slice(key.indexOf(':') + 1);
+        const item = document.createElement('li');
+        item.dataset['term'] = term;
+        item.dataset['weight'] = String(weight);
+        const name = document.createElement('span');
+        name.textContent = term;
+        const bar = document.createElement('span');
+        bar.className = 'bar-fill';
+        bar.style.width = `${max > 0 ? (100 * weight) / max : 0}%`;
+        bar.style.background = colorOf(term, palette);
+        const value = document.createElement('span');
+        value.textContent = weight.toFixed(3);
+        item.append(name, bar, value);
+        return item;
+      }),
+  );
+}
+
+function renderHit(hit: Hit, rank: number, palette: Map<string, string>): HTMLLIElement {
+  const item = document.createElement('li');
+  item.className = 'hit';
+  item.dataset['id'] = hit.id;
+  item.dataset['score'] = String(hit.score);
+  const title = document.createElement('h3');
+  const titleText = typeof hit.fields?.['title'] === 'string' && hit.fields['title'] ? (hit.fields['title'] as string) : hit.id;
+  const terms = (hit.explain ?? []).map((e) => e.term);
+  title.append(highlighted(titleText, terms));
+  const meta = document.createElement('p');
+  meta.className = 'meta';
+  meta.textContent = `#${rank} · ${hit.id} · score ${hit.score.toFixed(4)}`;
+  const snippet = document.createElement('p');
+  snippet.className = 'snippet';
+  snippet.append(highlighted(snippetOf(hit.fields, terms), terms));
+  item.append(title, meta, snippet);
+  const parts = hit.explain ?? [];
+  if (parts.length > 0) {
+    // One segment per matched term, as wide as its share of the score.
+    const total = parts.reduce((sum, e) => sum + e.score, 0);
+    const stack = document.createElement('div');
+    stack.className = 'stack';
+    stack.setAttribute('role', 'img');
+    stack.setAttribute('aria-label', `score ${hit.score.toFixed(4)}: ${parts.map((e) => `${e.term} ${e.score.toFixed(4)}`).join(', ')}`);
+    const legend = document.createElement('ul');
+    legend.className = 'legend';
+    for (const e of [...parts].sort((a, b) => b.score - a.score)) {
+      const segment = document.createElement('span');
+      segment.className = 'contribution';
+      segment.dataset['term'] = e.term;
+      segment.dataset['score'] = String(e.score);
+      segment.style.width = `${total > 0 ? (100 * e.score) / total : 0}%`;
+      segment.style.background = colorOf(e.term, palette);
+      stack.append(segment);
+      const entry = document.createElement('li');
+      const swatch = document.createElement('span');
+      swatch.className = 'swatch';
+      swatch.style.background = colorOf(e.term, palette);
+      entry.append(swatch, `${e.term} ${e.score.toFixed(3)}`);
+      legend.append(entry);
+    }
+    item.append(stack, legend);
+  }
+  if (hit.fusion) {
+    const fusion = document.createElement('p');
+    fusion.className = 'fusion';
+    fusion.textContent = hit.fusion
+      .map((f) => `${f.list}: ${f.rank === null ? 'not returned' : `rank ${f.rank}, score ${f.score?.toFixed(4)}`}${f.contribution !== undefined ? `, adds ${f.contribution.toFixed(4)}` : ''}`)
+      .join(' · ');
+    item.append(fusion);
+  }
+  return item;
+}
+
+async function search(event: SubmitEvent): Promise<void> {
+  event.preventDefault();
+  showMessage(undefined);
+  const collection = byId<HTMLSelectElement>('collection').value;
+  const filterText = byId<HTMLInputElement>('filter').value.trim();
+  let filter: unknown;
+  if (filterText) {
+    try {
+      filter = JSON.parse(filterText);
+    } catch {
+      showMessage('The filter is not valid JSON, e.g. {"year": {"gte": 2015}}.');
+      return;
+    }
+  }
+  const retrieval = byId<HTMLSelectElement>('retrieval').value;
+  const body = {
+    query: byId<HTMLInputElement>('query').value,
+    k: Number(byId<HTMLInputElement>('k').value) || 10,
+    mode: byId<HTMLSelectElement>('mode').value,
+    retrieval,
+    explain: true,
+    ...(filter !== undefined ? { filter } : {}),
+    ...(retrieval === 'hybrid' ? { fusion: byId<HTMLSelectElement>('fusion').value === 'convex' ? { method: 'convex', weights: [0.7, 0.3] } : { method: 'rrf' } } : {}),
+  };
+  const results = byId('results');
+  try {
+    const answer = await api<SearchAnswer>('POST', `/collections/${encodeURIComponent(collection)}/search`, body);
+    const palette = new Map<string, string>();
+    renderQueryTerms(answer, palette);
+    results.replaceChildren(...answer.hits.map((hit, i) => renderHit(hit, i + 1, palette)));
+    const notes = [...(answer.warnings ?? []), ...(answer.unknown_terms?.length ? [`not in the collection: ${answer.unknown_terms.join(', ')}`] : [])];
+    byId('summary').textContent = `${answer.hits.length} results in ${answer.took_ms.toFixed(1)} ms (${answer.retrieval}, ${answer.mode})${notes.length ? ` · ${notes.join(' · ')}` : ''}`;
+  } catch (error) {
+    results.replaceChildren();
+    byId('query-terms').hidden = true;
+    byId('summary').textContent = '';
+    showMessage(describeError(error));
+  }
+}
+
+async function createCollection(event: SubmitEvent): Promise<void> {
+  event.preventDefault();
+  showMessage(undefined);
+  const name = byId<HTMLInputElement>('new-name').value.trim();
+  const type = byId<HTMLSelectElement>('new-encoder').value;
+  try {
+    await api('POST', '/collections', { name, encoder: { type } });
+    await loadCollections();
+    byId<HTMLSelectElement>('collection').value = name;
+  } catch (error) {
+    showMessage(describeError(error));
+  }
+}
+
+async function start(): Promise<void> {
+  byId<HTMLFormElement>('search-form').addEventListener('submit', (event) => void search(event));
+  byId<HTMLFormElement>('create-form').addEventListener('submit', (event) => void createCollection(event));
+  byId('change-key').addEventListener('click', () => {
+    void askForKey('Give the API key to use.').then(() => Promise.all([loadSession(), loadCollections()])).catch((error) => showMessage(describeError(error)));
+  });
+  try {
+    await loadSession();
+    await loadCollections();
+  } catch (error) {
+    showMessage(describeError(error));
+  }
+  document.body.dataset['ready'] = 'true';
+}
+
+void start();

@@ -1,0 +1,193 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import t from 'tap';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { Engine } from '../src/engine/engine.js';
+import { startServer, type Server } from './support/server.js';
+import { tempDir } from './support/tmp.js';
+
+// The search page in a real browser: Debian's Chromium driven by playwright-core, against a real
+// `sparrow serve` child on loopback with API keys.
+const CHROMIUM = process.env['SPARROW_CHROMIUM'] ?? '/usr/bin/chromium';
+const READ_KEY = 'read-key-0123456789abcdef';
+const ADMIN_KEY = 'admin-key-0123456789abcdef';
+/** Where screenshots go: docs/screenshots when asked (SPARROW_SCREENSHOTS=1), a temp folder otherwise. */
+const screenshotsDir = process.env['SPARROW_SCREENSHOTS'] === '1' ? path.resolve('docs', 'screenshots') : undefined;
+
+const DOCS = [
+  ['d1', 'Diffusion imaging of white matter', 'Diffusion tensor imaging maps white matter tracts in the developing brain.', 2016],
+  ['d2', 'Gray matter volume in ageing', 'Cortical gray matter volume declines with age in healthy adults.', 2012],
+  ['d3', 'Diffusing molecules in cells', 'Molecules diffuse through the cytoplasm faster than expected.', 2019],
+  ['d4', 'White blood cells and infection', 'White cells respond to infection by migrating into tissue.', 2010],
+  ['d5', 'Matter waves', 'Matter waves of cold atoms interfere like light.', 2021],
+  ['d6', 'Tractography of the corpus callosum', 'Diffusion weighted images reveal white matter connections across the corpus callosum.', 2018],
+] as const;
+
+if (!fs.existsSync(CHROMIUM)) {
+  t.pass(`skipped: no Chromium at ${CHROMIUM} (apt-get install --no-install-recommends chromium, or set SPARROW_CHROMIUM)`, { skip: true });
+} else {
+  let server: Server;
+  let browser: Browser;
+
+  t.before(async () => {
+    const dataDir = tempDir(t);
+    const engine = Engine.open(dataDir);
+    engine.createCollection('papers', { encoder: { type: 'bm25' } }).upsert(DOCS.map(([id, title, text, year]) => ({ id, fields: { title, text, year } })));
+    engine.close();
+    server = await startServer(t, dataDir, dataDir, { SPARROW_READ_KEYS: READ_KEY, SPARROW_ADMIN_KEYS: ADMIN_KEY, SPARROW_SEARCH_THREADS: '0' });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  });
+  t.teardown(async () => {
+    await browser?.close();
+  });
+
+  async function openWithKey(key: string, viewport = { width: 1280, height: 900 }): Promise<Page> {
+    const page = await browser.newPage({ viewport });
+    await page.goto(server.address);
+    await page.locator('#key-dialog[open]').waitFor();
+    await page.fill('#api-key', key);
+    await page.click('#key-dialog button[type=submit]');
+    await page.locator('body[data-ready=true]').waitFor();
+    return page;
+  }
+
+  async function screenshot(page: Page, name: string): Promise<void> {
+    const dir = screenshotsDir ?? tempDir(t);
+    fs.mkdirSync(dir, { recursive: true });
+    await page.screenshot({ path: path.join(dir, name), fullPage: true });
+  }
+
+  t.test('search: results with highlighted matches, explanation bars that add up to each score', async (t) => {
+    const page = await openWithKey(ADMIN_KEY);
+    t.match(await page.textContent('#session'), /admin key/);
+    t.same(await page.$$eval('#collection option', (options) => options.map((o) => (o as HTMLOptionElement).value)), ['papers']);
+    await page.fill('#query', 'white matter diffusion');
+    await page.click('#search-button');
+    await page.locator('.hit').first().waitFor();
+    const hits = await page.$$eval('.hit', (items) =>
+      items.map((item) => ({
+        id: (item as HTMLElement).dataset['id'],
+        score: Number((item as HTMLElement).dataset['score']),
+        parts: [...item.querySelectorAll<HTMLElement>('.contribution')].map((s) => ({ term: s.dataset['term'], score: Number(s.dataset['score']), width: parseFloat(s.style.width) })),
+        marks: [...item.querySelectorAll('mark')].map((m) => m.textContent),
+      })),
+    );
+    t.equal(hits[0]!.id, 'd1', 'the best match first');
+    for (const hit of hits) {
+      const sum = hit.parts.reduce((s, p) => s + p.score, 0);
+      t.ok(Math.abs(sum - hit.score) <= 1e-4 * Math.max(1, hit.score), `${hit.id}: the bars add up to the score (${sum.toFixed(5)} vs ${hit.score.toFixed(5)})`);
+      t.ok(Math.abs(hit.parts.reduce((s, p) => s + p.width, 0) - 100) < 0.5, `${hit.id}: the stacked bar is full width`);
+    }
+    const d3 = hits.find((h) => h.id === 'd3');
+    t.ok(d3?.marks.includes('diffuse'), 'a stemmed match ("diffuse" for the query\'s "diffusion") is highlighted');
+    const termBars = await page.$$eval('#query-term-bars li', (items) => items.map((i) => (i as HTMLElement).dataset['term']));
+    t.ok(termBars.includes('diffus') && termBars.includes('white'), `the query's terms are charted: ${termBars.join(', ')}`);
+    t.match(await page.textContent('#summary'), /results in .* ms \(sparse, exact\)/);
+    await screenshot(page, 'search-1280.png');
+    await page.close();
+  });
+
+  t.test('bad input shows a readable message: malformed filter, a filter the server refuses, a refused collection name', async (t) => {
+    const page = await openWithKey(ADMIN_KEY);
+    await page.fill('#query', 'matter');
+    await page.fill('#filter', '{year: 2016');
+    await page.click('#search-button');
+    t.match(await page.locator('#message').textContent(), /not valid JSON/);
+    await page.fill('#filter', '{"year": {"almost": 2016}}');
+    await page.click('#search-button');
+    await page.locator('#message:not([hidden])').waitFor();
+    const message = (await page.textContent('#message')) ?? '';
+    t.match(message, /\([A-Z_]+\)$/, `the server's message with its code: ${message}`);
+    t.notMatch(message, /at .*\.js:\d+/, 'no stack trace');
+    await page.fill('#filter', '{"year": {"gte": 2017}}');
+    await page.click('#search-button');
+    await page.locator('.hit').first().waitFor();
+    t.same(await page.$$eval('.hit', (items) => items.map((i) => (i as HTMLElement).dataset['id']).sort()), ['d5', 'd6'], 'a valid filter narrows the results');
+    await page.fill('#new-name', 'bad name!');
+    await page.evaluate(() => (document.getElementById('new-name') as HTMLInputElement).removeAttribute('pattern'));
+    await page.click('#create-form button[type=submit]');
+    await page.locator('#message:not([hidden])').waitFor();
+    t.match(await page.textContent('#message'), /\([A-Z_]+\)/, 'the refused name is explained');
+    await page.close();
+  });
+
+  t.test('keys: a wrong key is asked again, a read key sees no write controls', async (t) => {
+    const page = await browser.newPage();
+    await page.goto(server.address);
+    await page.locator('#key-dialog[open]').waitFor();
+    await page.fill('#api-key', 'not-a-key-at-all-xxxxxxxx');
+    await page.click('#key-dialog button[type=submit]');
+    await page.locator('#key-dialog[open]').waitFor();
+    t.match(await page.textContent('#key-reason'), /not accepted/);
+    await page.fill('#api-key', READ_KEY);
+    await page.click('#key-dialog button[type=submit]');
+    await page.locator('body[data-ready=true]').waitFor();
+    t.match(await page.textContent('#session'), /read key/);
+    t.notOk(await page.isVisible('#create-form'), 'the create form is hidden for a read key');
+    t.equal(await page.evaluate(() => sessionStorage.getItem('sparrow.apiKey')), READ_KEY, 'the key lives in sessionStorage');
+    t.equal(await page.evaluate(() => localStorage.length), 0, 'and nowhere that outlives the session');
+    await page.close();
+  });
+
+  t.test('a 390 px phone screen: nothing wider than the screen; labels, focus order and contrast', async (t) => {
+    const page = await openWithKey(ADMIN_KEY, { width: 390, height: 844 });
+    await page.fill('#query', 'white matter');
+    await page.click('#search-button');
+    await page.locator('.hit').first().waitFor();
+    t.ok((await page.evaluate(() => document.documentElement.scrollWidth)) <= 390, 'no horizontal scrolling');
+    await screenshot(page, 'search-390.png');
+    const unlabelled = await page.$$eval('input, select, textarea', (controls) =>
+      controls.filter((c) => !c.id || !document.querySelector(`label[for="${c.id}"]`)).map((c) => c.outerHTML),
+    );
+    t.same(unlabelled, [], 'every control has a label');
+    // Tab order follows the page order of the visible controls.
+    const expected = await page.$$eval('header button, main input, main select, main button, main [tabindex="0"]', (all) =>
+      all.filter((e) => (e as HTMLElement).offsetParent !== null).map((e) => e.id || (e as HTMLElement).textContent),
+    );
+    // Sequential navigation starts from the top of the page.
+    await page.evaluate(() => {
+      document.body.tabIndex = -1;
+      document.body.focus();
+    });
+    const visited: string[] = [];
+    for (let i = 0; i < expected.length; i++) {
+      await page.keyboard.press('Tab');
+      visited.push(await page.evaluate(() => document.activeElement?.id || document.activeElement?.textContent || ''));
+    }
+    t.same(visited, expected, 'focus moves through the controls in page order');
+    const lowContrast = await page.evaluate(() => {
+      const luminance = (rgb: number[]): number => {
+        const [r, g, b] = rgb.map((v) => {
+          const c = v / 255;
+          return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+        });
+        return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+      };
+      const parse = (color: string): number[] | undefined => {
+        const m = /rgba?\(([\d.]+), ([\d.]+), ([\d.]+)(?:, ([\d.]+))?\)/.exec(color);
+        if (!m || (m[4] !== undefined && Number(m[4]) === 0)) return undefined;
+        return [Number(m[1]), Number(m[2]), Number(m[3])];
+      };
+      const background = (element: Element | null): number[] => {
+        for (let e = element; e; e = e.parentElement) {
+          const color = parse(getComputedStyle(e).backgroundColor);
+          if (color) return color;
+        }
+        return [255, 255, 255];
+      };
+      const failures: string[] = [];
+      for (const element of document.querySelectorAll('body *')) {
+        const own = [...element.childNodes].some((n) => n.nodeType === Node.TEXT_NODE && n.textContent!.trim().length > 0);
+        if (!own || (element as HTMLElement).offsetParent === null) continue;
+        const fg = parse(getComputedStyle(element).color)!;
+        const bg = background(element);
+        const [light, dark] = [luminance(fg), luminance(bg)].sort((a, b) => b - a);
+        const ratio = (light! + 0.05) / (dark! + 0.05);
+        if (ratio < 4.5) failures.push(`${element.tagName.toLowerCase()} "${element.textContent!.trim().slice(0, 30)}": ${ratio.toFixed(2)}`);
+      }
+      return failures;
+    });
+    t.same(lowContrast, [], 'every text has a contrast ratio of at least 4.5:1');
+    await page.close();
+  });
+}

@@ -190,4 +190,31 @@ if (!fs.existsSync(CHROMIUM)) {
     t.same(lowContrast, [], 'every text has a contrast ratio of at least 4.5:1');
     await page.close();
   });
+
+  t.test('upload: a JSONL file becomes a job whose progress bar ends full, with the rejected line by number', async (t) => {
+    const page = await openWithKey(ADMIN_KEY);
+    const file = path.join(tempDir(t), 'more.jsonl');
+    fs.writeFileSync(
+      file,
+      [
+        JSON.stringify({ id: 'u1', title: 'Uploaded white matter study', text: 'More diffusion imaging.' }),
+        JSON.stringify({ id: 'u2', title: 'Second upload', text: 'Matter of fact.' }),
+        '{"id": "u3", "title": broken',
+        JSON.stringify({ id: 'u4', title: 'Fourth upload', text: 'White light.' }),
+      ].join('\n') + '\n',
+    );
+    await page.setInputFiles('#upload-file', file);
+    await page.click('#upload-form button[type=submit]');
+    await page.locator('#job[data-status=completed]').waitFor();
+    t.equal(await page.$eval('#job-progress', (p) => (p as HTMLProgressElement).value), 1, 'the bar is full');
+    t.match(await page.textContent('#job-status'), /completed: 4 lines read, 3 indexed, 1 rejected/);
+    t.match(await page.textContent('#job-errors'), /line 3: .*\(INVALID_JSON\)/, 'the bad line is named by number and code');
+    await page.locator('#collections-table tbody tr td:nth-child(3):text("9")').waitFor();
+    await page.fill('#query', 'uploaded');
+    await page.click('#search-button');
+    await page.locator('.hit[data-id=u1]').waitFor();
+    t.pass('the uploaded documents are searchable');
+    await screenshot(page, 'upload-1280.png');
+    await page.close();
+  });
 }

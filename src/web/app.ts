@@ -303,7 +303,71 @@ async function createCollection(event: SubmitEvent): Promise<void> {
   }
 }
 
+interface JobView {
+  readonly id: string;
+  readonly status: string;
+  readonly progress: { processed: number; indexed: number; failed: number; fraction: number; docs_per_second: number; eta_seconds: number | null };
+  readonly errors: { line?: number; code: string; message: string }[];
+  readonly error?: ApiError;
+}
+
+/** Sends the chosen file as an upload job and follows it until it ends. */
+async function upload(event: SubmitEvent): Promise<void> {
+  event.preventDefault();
+  showMessage(undefined);
+  const file = byId<HTMLInputElement>('upload-file').files?.[0];
+  const collection = byId<HTMLSelectElement>('collection').value;
+  if (!file || !collection) return;
+  const key = sessionStorage.getItem(KEY_STORAGE);
+  const response = await fetch(`/jobs?collection=${encodeURIComponent(collection)}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-ndjson', ...(key ? { authorization: `Bearer ${key}` } : {}) },
+    body: file,
+  }).catch(() => undefined);
+  if (!response) {
+    showMessage('The server cannot be reached.');
+    return;
+  }
+  const started = (await response.json().catch(() => ({}))) as JobView & { error?: ApiError };
+  if (!response.ok) {
+    showMessage(`${started.error?.message ?? response.statusText} (${started.error?.code ?? `HTTP_${response.status}`})`);
+    return;
+  }
+  const panel = byId('job');
+  panel.hidden = false;
+  byId('job-title').textContent = `Upload of ${file.name} into ${collection}`;
+  panel.dataset['job'] = started.id;
+  for (;;) {
+    const job = await api<JobView>('GET', `/jobs/${encodeURIComponent(started.id)}`);
+    renderJob(job);
+    if (job.status === 'completed' || job.status === 'failed' || job.status === 'cancelled') break;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  await loadCollections();
+}
+
+function renderJob(job: JobView): void {
+  const p = job.progress;
+  const bar = byId<HTMLProgressElement>('job-progress');
+  bar.value = job.status === 'completed' ? 1 : p.fraction;
+  byId('job').dataset['status'] = job.status;
+  const eta = p.eta_seconds === null || job.status !== 'running' ? '' : `, about ${Math.ceil(p.eta_seconds)} s left`;
+  byId('job-status').textContent =
+    `${job.status}: ${p.processed} lines read, ${p.indexed} indexed, ${p.failed} rejected, ${p.docs_per_second.toFixed(0)} documents/s${eta}` +
+    (job.error ? ` (${job.error.message}, ${job.error.code})` : '');
+  byId('job-errors').replaceChildren(
+    ...job.errors.map((e) => {
+      const item = document.createElement('li');
+      // Messages usually name their line already.
+      const prefix = e.line !== undefined && !e.message.startsWith(`line ${e.line}`) ? `line ${e.line}: ` : '';
+      item.textContent = `${prefix}${e.message} (${e.code})`;
+      return item;
+    }),
+  );
+}
+
 async function start(): Promise<void> {
+  byId<HTMLFormElement>('upload-form').addEventListener('submit', (event) => void upload(event).catch((error) => showMessage(describeError(error))));
   byId<HTMLFormElement>('search-form').addEventListener('submit', (event) => void search(event));
   byId<HTMLFormElement>('create-form').addEventListener('submit', (event) => void createCollection(event));
   byId('change-key').addEventListener('click', () => {

@@ -208,7 +208,7 @@ if (!fs.existsSync(CHROMIUM)) {
     await page.locator('#job[data-status=completed]').waitFor();
     t.equal(await page.$eval('#job-progress', (p) => (p as HTMLProgressElement).value), 1, 'the bar is full');
     t.match(await page.textContent('#job-status'), /completed: 4 lines read, 3 indexed, 1 rejected/);
-    t.match(await page.textContent('#job-errors'), /line 3: .*\(INVALID_JSON\)/, 'the bad line is named by number and code');
+    t.match(await page.textContent('#job-errors'), /^line 3\b.*\(INVALID_JSON\)$/, 'the bad line is named by number and code');
     await page.locator('#collections-table tbody tr td:nth-child(3):text("9")').waitFor();
     await page.fill('#query', 'uploaded');
     await page.click('#search-button');

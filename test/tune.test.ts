@@ -146,14 +146,19 @@ async function waitForJob(app: ReturnType<typeof buildApp>, id: string): Promise
   throw new Error(`job ${id} did not finish`);
 }
 
-t.test('POST /collections/NAME/_tune runs the tuning as a job: progress, result, stored default, report files', async (t) => {
-  const dataDir = await indexedCollection(t);
-  const engine = Engine.open(dataDir);
+/** An indexed collection behind an app (closed with the test). */
+async function servedCollection(t: Test): Promise<{ engine: Engine; app: ReturnType<typeof buildApp> }> {
+  const engine = Engine.open(await indexedCollection(t));
   const app = buildApp({ engine });
   t.teardown(async () => {
     await app.close();
     engine.close();
   });
+  return { engine, app };
+}
+
+t.test('POST /collections/NAME/_tune runs the tuning as a job: progress, result, stored default, report files', async (t) => {
+  const { engine, app } = await servedCollection(t);
   const started = await app.inject({
     method: 'POST',
     url: '/collections/c/_tune',
@@ -186,13 +191,7 @@ t.test('POST /collections/NAME/_tune runs the tuning as a job: progress, result,
 });
 
 t.test('_tune bad input: target outside (0, 1], bad grid, no segments, empty collection, no queries, queries matching nothing', async (t) => {
-  const dataDir = await indexedCollection(t);
-  const engine = Engine.open(dataDir);
-  const app = buildApp({ engine });
-  t.teardown(async () => {
-    await app.close();
-    engine.close();
-  });
+  const { engine, app } = await servedCollection(t);
   const tune = (name: string, payload: Record<string, unknown>) => app.inject({ method: 'POST', url: `/collections/${name}/_tune`, payload });
   for (const target of [0, -0.5, 1.01, 7]) {
     const response = await tune('c', { target_recall: target });

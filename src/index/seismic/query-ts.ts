@@ -111,11 +111,7 @@ export class TsSeismicSearcher implements SeismicSearcher {
         for (let n = 0; n < perResult; n++) {
           const doc = this.knnNeighbors[seed * this.knnStored + n]!;
           if (doc === NO_NEIGHBOR) break;
-          const word = doc >>> 5;
-          const bit = 1 << (doc & 31);
-          if ((visited[word]! & bit) !== 0) continue;
-          visited[word] = visited[word]! | bit;
-          if (word < excludedWords && (excluded![word]! & bit) !== 0) continue;
+          if (!this.claim(doc, excluded, excludedWords)) continue;
           stats.docsScored++;
           // A neighbour that shares no term with the query scores 0: it is no result.
           const score = this.scoreDocument(doc);
@@ -132,18 +128,24 @@ export class TsSeismicSearcher implements SeismicSearcher {
   /** Scores the unvisited, undeleted documents of a block into the heap. */
   private scoreBlock(block: number, excluded: Uint32Array | undefined, excludedWords: number): void {
     const { blockDocStart, postingDocs } = this.index;
-    const { visited, heap, stats } = this;
+    const { heap, stats } = this;
     const postingEnd = blockDocStart[block + 1]!;
     for (let p = blockDocStart[block]!; p < postingEnd; p++) {
       const doc = postingDocs[p]!;
-      const word = doc >>> 5;
-      const bit = 1 << (doc & 31);
-      if ((visited[word]! & bit) !== 0) continue;
-      visited[word] = visited[word]! | bit;
-      if (word < excludedWords && (excluded![word]! & bit) !== 0) continue;
+      if (!this.claim(doc, excluded, excludedWords)) continue;
       stats.docsScored++;
       heap.offer(this.scoreDocument(doc), doc);
     }
+  }
+
+  /** Marks a document visited; true when it was not visited before and is not excluded (so it is scored). */
+  private claim(doc: number, excluded: Uint32Array | undefined, excludedWords: number): boolean {
+    const visited = this.visited;
+    const word = doc >>> 5;
+    const bit = 1 << (doc & 31);
+    if ((visited[word]! & bit) !== 0) return false;
+    visited[word] = visited[word]! | bit;
+    return !(word < excludedWords && (excluded![word]! & bit) !== 0);
   }
 
   /**

@@ -183,30 +183,10 @@ export class WasmSeismicSearcher implements SeismicSearcher {
     validateQuery(query, this.dim);
     const { k, queryCut, heapFactor } = resolveQueryParams(options, this.defaults);
     if (k === 0 || this.docCount === 0 || query.indices.length === 0) return EMPTY_RESULT;
-    const length = query.indices.length;
-    const exports = core.exports;
-    core.check(core.call(() => exports.reserveQuery(length)), 'reserving query buffers');
-    let views = core.views();
-    views.u32.set(query.indices, exports.queryTermsAt() >>> 2);
-    views.f32.set(query.values, exports.queryValuesAt() >>> 2);
-    let excludedWords = 0;
-    const excluded = options.excluded;
-    if (excluded !== undefined && excluded.length > 0) {
-      excludedWords = Math.min(excluded.length, exports.bitsetWordCount());
-      views.u32.set(excluded.subarray(0, excludedWords), exports.excludedAt() >>> 2);
-    }
-    const resultCount = core.check(
-      core.call(() => exports.search(length, Math.min(k, this.docCount), queryCut, heapFactor, excludedWords, Math.min(knnOption(options.knn), this.knnStored))),
-      'search',
+    const knn = Math.min(knnOption(options.knn), this.knnStored);
+    return this.run(core, query, options.excluded, 'search', (length, excludedWords) =>
+      core.exports.search(length, Math.min(k, this.docCount), queryCut, heapFactor, excludedWords, knn),
     );
-    // The search may have grown memory (a larger k than before): views must be fresh.
-    views = core.views();
-    const docsAt = exports.resultDocsAt() >>> 2;
-    const scoresAt = exports.resultScoresAt() >>> 2;
-    return {
-      docs: views.u32.slice(docsAt, docsAt + resultCount),
-      scores: views.f32.slice(scoresAt, scoresAt + resultCount),
-    };
   }
 
   /**
@@ -220,6 +200,11 @@ export class WasmSeismicSearcher implements SeismicSearcher {
     if (!Number.isInteger(k) || k < 0) throw new SeismicError('SEISMIC_BAD_PARAMS', `k must be a non-negative integer, got ${k}`);
     if (k === 0 || this.docCount === 0 || query.indices.length === 0) return EMPTY_RESULT;
     if (!this.safeReady) this.installSafeBounds(core);
+    return this.run(core, query, options.excluded, 'safe search', (length, excludedWords) => core.exports.safeSearch(length, Math.min(k, this.docCount), excludedWords));
+  }
+
+  /** Copies the query (and the excluded rows) into the core, runs one of its searches, reads the results. */
+  private run(core: ScoringCore, query: SparseVector, excluded: Uint32Array | undefined, what: string, search: (length: number, excludedWords: number) => number): SearchResult {
     const length = query.indices.length;
     const exports = core.exports;
     core.check(core.call(() => exports.reserveQuery(length)), 'reserving query buffers');
@@ -227,12 +212,12 @@ export class WasmSeismicSearcher implements SeismicSearcher {
     views.u32.set(query.indices, exports.queryTermsAt() >>> 2);
     views.f32.set(query.values, exports.queryValuesAt() >>> 2);
     let excludedWords = 0;
-    const excluded = options.excluded;
     if (excluded !== undefined && excluded.length > 0) {
       excludedWords = Math.min(excluded.length, exports.bitsetWordCount());
       views.u32.set(excluded.subarray(0, excludedWords), exports.excludedAt() >>> 2);
     }
-    const resultCount = core.check(core.call(() => exports.safeSearch(length, Math.min(k, this.docCount), excludedWords)), 'safe search');
+    const resultCount = core.check(core.call(() => search(length, excludedWords)), what);
+    // The search may have grown memory (a larger k than before): views must be fresh.
     views = core.views();
     const docsAt = exports.resultDocsAt() >>> 2;
     const scoresAt = exports.resultScoresAt() >>> 2;

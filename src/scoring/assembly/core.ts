@@ -714,6 +714,28 @@ function refineWithNeighbors<T>(k: u32, perResult: u32, excludedWords: u32): voi
  */
 export function search(queryLength: u32, k: u32, queryCut: u32, heapFactor: f32, excludedWords: u32, knn: u32): i32 {
   if (!configured) return STATUS_NOT_CONFIGURED;
+  const ready = beginSearch(queryLength, k);
+  if (ready <= 0) return ready;
+  k = <u32>ready;
+  if (excludedWords > bitsetWords) excludedWords = bitsetWords;
+  orderQuery(queryLength);
+  const listsVisited = queryCut < queryLength ? queryCut : queryLength;
+  if (wideTerms) searchLists<u32>(k, listsVisited, heapFactor, excludedWords);
+  else searchLists<u16>(k, listsVisited, heapFactor, excludedWords);
+  if (knn > 0 && knnStored > 0) {
+    if (wideTerms) refineWithNeighbors<u32>(k, knn, excludedWords);
+    else refineWithNeighbors<u16>(k, knn, excludedWords);
+  }
+  memory.fill(visitedBits, 0, <usize>bitsetWords << 2);
+  return endSearch(queryLength);
+}
+
+/**
+ * What every search does first: resets the counters, checks the query, makes room for k results
+ * and spreads the query into the dense array. Returns k (capped at the documents), 0 when there
+ * is nothing to do, or a negative status.
+ */
+function beginSearch(queryLength: u32, k: u32): i32 {
   statListsVisited = 0;
   statBlocksScored = 0;
   statBlocksSkipped = 0;
@@ -732,25 +754,18 @@ export function search(queryLength: u32, k: u32, queryCut: u32, heapFactor: f32,
     heapDocs = docs;
     heapCapacity = k;
   }
-  if (excludedWords > bitsetWords) excludedWords = bitsetWords;
   heapSize = 0;
-
   for (let j: u32 = 0; j < queryLength; j++) {
     store<f32>(denseQuery + (<usize>load<u32>(queryTerms + (<usize>j << 2)) << 2), load<f32>(queryValues + (<usize>j << 2)));
   }
-  orderQuery(queryLength);
-  const listsVisited = queryCut < queryLength ? queryCut : queryLength;
-  if (wideTerms) searchLists<u32>(k, listsVisited, heapFactor, excludedWords);
-  else searchLists<u16>(k, listsVisited, heapFactor, excludedWords);
-  if (knn > 0 && knnStored > 0) {
-    if (wideTerms) refineWithNeighbors<u32>(k, knn, excludedWords);
-    else refineWithNeighbors<u16>(k, knn, excludedWords);
-  }
+  return <i32>k;
+}
 
+/** What every search does last: clears the dense query and sorts the results, best first. */
+function endSearch(queryLength: u32): i32 {
   for (let j: u32 = 0; j < queryLength; j++) {
     store<f32>(denseQuery + (<usize>load<u32>(queryTerms + (<usize>j << 2)) << 2), 0);
   }
-  memory.fill(visitedBits, 0, <usize>bitsetWords << 2);
   drainHeap();
   return <i32>heapSize;
 }
@@ -1077,35 +1092,11 @@ function safeSearchWith<T>(queryLength: u32, k: u32, excludedWords: u32): void {
  */
 export function safeSearch(queryLength: u32, k: u32, excludedWords: u32): i32 {
   if (!configured || !safeConfigured) return STATUS_NOT_CONFIGURED;
-  statListsVisited = 0;
-  statBlocksScored = 0;
-  statBlocksSkipped = 0;
-  statDocsScored = 0;
-  if (k > docCount) k = docCount;
-  if (k == 0 || queryLength == 0) return 0;
-  if (queryLength > queryCapacity) return STATUS_BAD_QUERY;
-  for (let j: u32 = 0; j < queryLength; j++) {
-    if (load<u32>(queryTerms + (<usize>j << 2)) >= dim) return STATUS_BAD_QUERY;
-  }
-  if (k > heapCapacity) {
-    const scores = allocate(k << 2);
-    const docs = allocate(k << 2);
-    if (scores == 0 || docs == 0) return STATUS_OUT_OF_MEMORY;
-    heapScores = scores;
-    heapDocs = docs;
-    heapCapacity = k;
-  }
+  const ready = beginSearch(queryLength, k);
+  if (ready <= 0) return ready;
   if (excludedWords > bitsetWords) excludedWords = bitsetWords;
-  heapSize = 0;
-  for (let j: u32 = 0; j < queryLength; j++) {
-    store<f32>(denseQuery + (<usize>load<u32>(queryTerms + (<usize>j << 2)) << 2), load<f32>(queryValues + (<usize>j << 2)));
-  }
-  if (wideTerms) safeSearchWith<u32>(queryLength, k, excludedWords);
-  else safeSearchWith<u16>(queryLength, k, excludedWords);
-  for (let j: u32 = 0; j < queryLength; j++) {
-    store<f32>(denseQuery + (<usize>load<u32>(queryTerms + (<usize>j << 2)) << 2), 0);
-  }
+  if (wideTerms) safeSearchWith<u32>(queryLength, <u32>ready, excludedWords);
+  else safeSearchWith<u16>(queryLength, <u32>ready, excludedWords);
   memory.fill(safeMarks, 0, <usize>safeBlockCount);
-  drainHeap();
-  return <i32>heapSize;
+  return endSearch(queryLength);
 }

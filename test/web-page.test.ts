@@ -111,6 +111,34 @@ if (!fs.existsSync(CHROMIUM)) {
     await page.close();
   });
 
+  t.test('the filter builder writes the filter the search sends; the collections list shows bytes and settings', async (t) => {
+    const page = await openWithKey(ADMIN_KEY);
+    await page.fill('#filter-field', 'year');
+    await page.selectOption('#filter-op', 'gte');
+    await page.fill('#filter-value', '2017');
+    await page.click('#filter-add');
+    t.equal(await page.inputValue('#filter'), '{"year":{"gte":2017}}');
+    await page.fill('#filter-field', 'year');
+    await page.selectOption('#filter-op', 'in');
+    await page.fill('#filter-value', '2018, 2021, 2010');
+    await page.click('#filter-add');
+    t.same(JSON.parse(await page.inputValue('#filter')), { and: [{ year: { gte: 2017 } }, { year: { in: [2018, 2021, 2010] } }] }, 'conditions are joined with and, numbers typed');
+    await page.fill('#query', 'matter white');
+    await page.click('#search-button');
+    await page.locator('.hit').first().waitFor();
+    t.same(await page.$$eval('.hit', (items) => items.map((i) => (i as HTMLElement).dataset['id']).sort()), ['d5', 'd6']);
+    await page.click('#filter-clear');
+    t.equal(await page.inputValue('#filter'), '');
+    await page.fill('#filter-field', '');
+    await page.click('#filter-add');
+    t.match(await page.textContent('#message'), /Name the stored field/, 'a condition without a field is explained');
+    const row = await page.$$eval('#collections-table tbody tr:first-child td', (cells) => cells.map((c) => c.textContent));
+    t.same(row.slice(0, 2), ['papers', 'bm25']);
+    t.match(row[4], /^\d+(\.\d)? (B|KiB|MiB)$/, `segment bytes: ${row[4]}`);
+    t.ok(row[5] === 'defaults' || row[5]!.startsWith('{'), `index settings: ${row[5]}`);
+    await page.close();
+  });
+
   t.test('keys: a wrong key is asked again, a read key sees no write controls', async (t) => {
     const page = await browser.newPage();
     await page.goto(server.address);

@@ -129,10 +129,61 @@ async function loadCollections(): Promise<void> {
   const body = byId<HTMLTableElement>('collections-table').tBodies[0]!;
   body.replaceChildren();
   for (const c of collections) {
-    const detail = await api<{ statistics?: { segments?: number } }>('GET', `/collections/${encodeURIComponent(c.name)}`).catch(() => undefined);
+    const detail = await api<{ index?: Record<string, unknown>; statistics?: { segments?: number; segment_list?: { bytes: number }[] } }>(
+      'GET',
+      `/collections/${encodeURIComponent(c.name)}`,
+    ).catch(() => undefined);
+    const bytes = (detail?.statistics?.segment_list ?? []).reduce((sum, s) => sum + s.bytes, 0);
     const row = body.insertRow();
-    for (const value of [c.name, c.encoder.type ?? '', String(c.documents ?? ''), String(detail?.statistics?.segments ?? '')]) row.insertCell().textContent = value;
+    for (const value of [c.name, c.encoder.type ?? '', String(c.documents ?? ''), String(detail?.statistics?.segments ?? ''), formatBytes(bytes)]) row.insertCell().textContent = value;
+    const settings = document.createElement('code');
+    settings.textContent = detail?.index && Object.keys(detail.index).length > 0 ? JSON.stringify(detail.index) : 'defaults';
+    row.insertCell().append(settings);
   }
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+/** The conditions the filter builder has added, in the API's filter language. */
+const builtConditions: Record<string, unknown>[] = [];
+
+/** A typed value: numbers and booleans as such, everything else as text. */
+function typedValue(text: string): unknown {
+  const trimmed = text.trim();
+  if (trimmed === 'true' || trimmed === 'false') return trimmed === 'true';
+  if (trimmed !== '' && Number.isFinite(Number(trimmed))) return Number(trimmed);
+  return trimmed;
+}
+
+function addCondition(): void {
+  const field = byId<HTMLInputElement>('filter-field').value.trim();
+  const op = byId<HTMLSelectElement>('filter-op').value;
+  const value = byId<HTMLInputElement>('filter-value').value;
+  if (!field) {
+    showMessage('Name the stored field the condition is on.');
+    return;
+  }
+  showMessage(undefined);
+  const condition =
+    op === 'eq'
+      ? { [field]: typedValue(value) }
+      : op === 'exists'
+        ? { [field]: { exists: true } }
+        : op === 'in'
+          ? { [field]: { in: value.split(',').map(typedValue) } }
+          : { [field]: { [op]: typedValue(value) } };
+  builtConditions.push(condition);
+  byId<HTMLInputElement>('filter').value = JSON.stringify(builtConditions.length === 1 ? builtConditions[0] : { and: builtConditions });
 }
 
 /** Words of the text whose lower-case form starts with a matched (analysed, so maybe stemmed) term. */
@@ -370,6 +421,11 @@ async function start(): Promise<void> {
   byId<HTMLFormElement>('upload-form').addEventListener('submit', (event) => void upload(event).catch((error) => showMessage(describeError(error))));
   byId<HTMLFormElement>('search-form').addEventListener('submit', (event) => void search(event));
   byId<HTMLFormElement>('create-form').addEventListener('submit', (event) => void createCollection(event));
+  byId('filter-add').addEventListener('click', addCondition);
+  byId('filter-clear').addEventListener('click', () => {
+    builtConditions.length = 0;
+    byId<HTMLInputElement>('filter').value = '';
+  });
   byId('change-key').addEventListener('click', () => {
     void askForKey('Give the API key to use.').then(() => Promise.all([loadSession(), loadCollections()])).catch((error) => showMessage(describeError(error)));
   });

@@ -39,6 +39,13 @@ t.test('eval beir --hybrid: sparse, dense and fused runs whose metrics are those
   const metricsFile = path.join(out, 'metrics.json');
   t.ok(fs.existsSync(reportFile), 'report.md written');
   t.ok(fs.existsSync(metricsFile), 'metrics.json written');
+  const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
+  t.match(html, /^<!doctype html>/, 'report.html written');
+  const comparisons = html.match(/<svg /g)?.length ?? 0;
+  t.equal(comparisons, 7, 'one chart per run against the sparse one');
+  t.equal(html.match(/<circle class="query"/g)?.length, 7 * 3, 'one point per query in each chart');
+  t.match(html, /is better on \d+ queries, worse on \d+, equal on \d+/);
+  t.notMatch(html, /https?:\/\/|<script/, 'readable offline: nothing fetched, no script');
   t.match(r.stdout, /^mini hybrid \(test, 3 queries\)\n/);
   t.match(r.stdout, `wrote ${reportFile} and ${metricsFile}`);
 

@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { renderHtmlReport } from './html-report.js';
 import { Engine } from '../engine/engine.js';
 import { SparrowError } from '../engine/errors.js';
 import { openBeirFolder } from '../jobs/beir.js';
@@ -42,8 +43,11 @@ export interface BeirEvalResult {
   readonly indexing: IngestSummary;
   readonly queryLatency: LatencySummary;
   readonly reference?: ReferenceFigure;
-  readonly files: { run: string; metrics: string; report: string };
+  readonly files: { run: string; metrics: string; report: string; html: string };
 }
+
+/** Columns of report.html's figures table. */
+export const REPORT_MEASURES = ['ndcg_cut_10', 'recall_100', 'recall_1000', 'map', 'P_10', 'recip_rank'];
 
 export const EVAL_MEASURES = {
   ndcgCutoffs: [1, 3, 5, 10, 100, 1000],
@@ -144,6 +148,16 @@ export async function runBeirEvaluation(options: BeirEvalOptions): Promise<BeirE
       ) + '\n',
     );
     fs.writeFileSync(reportFile, renderReport({ dataset, split, setting, k, removeQuery, queries: judged.length, metrics, indexing, queryLatency, reference, missing }));
+    const htmlFile = path.join(options.out, 'report.html');
+    fs.writeFileSync(
+      htmlFile,
+      renderHtmlReport({
+        title: `${dataset} (${split}): ${setting}`,
+        notes: [`${judged.length} judged queries, k ${k}, mode ${mode}`, `query latency p50 ${queryLatency.p50_ms.toFixed(3)} ms, p99 ${queryLatency.p99_ms.toFixed(3)} ms`],
+        runs: [{ name: `sparrow ${setting}`, metrics, perQuery: evaluation.perQuery }],
+        measures: REPORT_MEASURES,
+      }),
+    );
     return {
       dataset,
       setting,
@@ -154,7 +168,7 @@ export async function runBeirEvaluation(options: BeirEvalOptions): Promise<BeirE
       indexing,
       queryLatency,
       ...(reference ? { reference } : {}),
-      files: { run: runFile, metrics: metricsFile, report: reportFile },
+      files: { run: runFile, metrics: metricsFile, report: reportFile, html: htmlFile },
     };
   } finally {
     engine.close();

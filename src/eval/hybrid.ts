@@ -2,10 +2,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SparrowError } from '../engine/errors.js';
 import { fusionSpec, type FusionSpec } from '../fusion/fuse.js';
-import { EVAL_MEASURES } from './beir-eval.js';
+import { EVAL_MEASURES, REPORT_MEASURES } from './beir-eval.js';
+import { renderHtmlReport } from './html-report.js';
 import { HybridRetriever, type HybridRetrieverOptions } from './hybrid-runs.js';
 import { summarizeLatencies, type LatencySummary } from './latency.js';
-import { evaluate, type Run } from './metrics.js';
+import { evaluate, type MeasureValues, type Run } from './metrics.js';
 import { writeRun } from './trec-files.js';
 import { fuseRuns, tuneOnSplit, type TuneResult } from './tune.js';
 
@@ -61,7 +62,7 @@ export interface HybridEvalResult {
   readonly queries: number;
   readonly runs: readonly RunReport[];
   readonly tuning?: TuneResult & { readonly split: string };
-  readonly files: { readonly metrics: string; readonly report: string };
+  readonly files: { readonly metrics: string; readonly report: string; readonly html: string };
 }
 
 export async function runHybridEvaluation(options: HybridEvalOptions): Promise<HybridEvalResult> {
@@ -103,10 +104,13 @@ export async function runHybridEvaluation(options: HybridEvalOptions): Promise<H
 
     const runs = await retriever.runs(split, k);
     const reports: RunReport[] = [];
+    const perQuery = new Map<string, ReadonlyMap<string, MeasureValues>>();
     const record = async (name: string, kind: RunReport['kind'], setting: object, run: Run, latencies: number[]): Promise<void> => {
       const file = path.join(options.out, 'runs', `${name}.trec`);
       await writeRun(file, run, `sparrow-${name}`);
-      reports.push({ name, kind, setting, metrics: evaluate(run, runs.qrels, EVAL_MEASURES).all, latency: summarizeLatencies(latencies), file });
+      const evaluation = evaluate(run, runs.qrels, EVAL_MEASURES);
+      reports.push({ name, kind, setting, metrics: evaluation.all, latency: summarizeLatencies(latencies), file });
+      perQuery.set(name, evaluation.perQuery);
     };
     await record('sparse', 'sparse', { encoder: retriever.sparseSetting }, runs.sparse, runs.latencies.sparse);
     await record('dense', 'dense', retriever.denseConfig, runs.dense, runs.latencies.dense);
@@ -141,13 +145,23 @@ export async function runHybridEvaluation(options: HybridEvalOptions): Promise<H
     };
     fs.writeFileSync(metricsFile, JSON.stringify(summary, null, 2) + '\n');
     fs.writeFileSync(reportFile, renderReport(retriever.dataset, split, k, runs.sparse.size, reports, tuning));
+    const htmlFile = path.join(options.out, 'report.html');
+    fs.writeFileSync(
+      htmlFile,
+      renderHtmlReport({
+        title: `${retriever.dataset} (${split}): sparse, dense and fused runs`,
+        notes: [`${runs.sparse.size} judged queries, k ${k}; each chart puts the sparse run (x) against another run (y)`],
+        runs: reports.map((r) => ({ name: r.name, metrics: r.metrics, perQuery: perQuery.get(r.name)! })),
+        measures: REPORT_MEASURES,
+      }),
+    );
     return {
       dataset: retriever.dataset,
       split,
       queries: runs.sparse.size,
       runs: reports,
       ...(tuning ? { tuning } : {}),
-      files: { metrics: metricsFile, report: reportFile },
+      files: { metrics: metricsFile, report: reportFile, html: htmlFile },
     };
   } finally {
     await retriever.close();

@@ -33,6 +33,9 @@ if (!fs.existsSync(CHROMIUM)) {
     const dataDir = tempDir(t);
     const engine = Engine.open(dataDir);
     engine.createCollection('papers', { encoder: { type: 'bm25' } }).upsert(DOCS.map(([id, title, text, year]) => ({ id, fields: { title, text, year } })));
+    await engine
+      .createCollection('hybrid', { encoder: { type: 'bm25' }, dense: { encoder: { type: 'static' } } })
+      .upsertAsync(DOCS.map(([id, title, text, year]) => ({ id, fields: { title, text, year } })));
     engine.close();
     server = await startServer(t, dataDir, dataDir, { SPARROW_READ_KEYS: READ_KEY, SPARROW_ADMIN_KEYS: ADMIN_KEY, SPARROW_SEARCH_THREADS: '0' });
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
@@ -48,6 +51,7 @@ if (!fs.existsSync(CHROMIUM)) {
     await page.fill('#api-key', key);
     await page.click('#key-dialog button[type=submit]');
     await page.locator('body[data-ready=true]').waitFor();
+    await page.selectOption('#collection', 'papers');
     return page;
   }
 
@@ -60,7 +64,7 @@ if (!fs.existsSync(CHROMIUM)) {
   t.test('search: results with highlighted matches, explanation bars that add up to each score', async (t) => {
     const page = await openWithKey(ADMIN_KEY);
     t.match(await page.textContent('#session'), /admin key/);
-    t.same(await page.$$eval('#collection option', (options) => options.map((o) => (o as HTMLOptionElement).value)), ['papers']);
+    t.same((await page.$$eval('#collection option', (options) => options.map((o) => (o as HTMLOptionElement).value))).sort(), ['hybrid', 'papers']);
     await page.fill('#query', 'white matter diffusion');
     await page.click('#search-button');
     await page.locator('.hit').first().waitFor();
@@ -132,7 +136,9 @@ if (!fs.existsSync(CHROMIUM)) {
     await page.fill('#filter-field', '');
     await page.click('#filter-add');
     t.match(await page.textContent('#message'), /Name the stored field/, 'a condition without a field is explained');
-    const row = await page.$$eval('#collections-table tbody tr:first-child td', (cells) => cells.map((c) => c.textContent));
+    const row = await page.$$eval('#collections-table tbody tr', (rows) =>
+      rows.map((r) => [...(r as HTMLTableRowElement).cells].map((c) => c.textContent)).find((cells) => cells[0] === 'papers')!,
+    );
     t.same(row.slice(0, 2), ['papers', 'bm25']);
     t.match(row[4], /^\d+(\.\d)? (B|KiB|MiB)$/, `segment bytes: ${row[4]}`);
     t.ok(row[5] === 'defaults' || row[5]!.startsWith('{'), `index settings: ${row[5]}`);
@@ -237,12 +243,55 @@ if (!fs.existsSync(CHROMIUM)) {
     t.equal(await page.$eval('#job-progress', (p) => (p as HTMLProgressElement).value), 1, 'the bar is full');
     t.match(await page.textContent('#job-status'), /completed: 4 lines read, 3 indexed, 1 rejected/);
     t.match(await page.textContent('#job-errors'), /^line 3\b.*\(INVALID_JSON\)$/, 'the bad line is named by number and code');
-    await page.locator('#collections-table tbody tr td:nth-child(3):text("9")').waitFor();
+    await page.locator('#collections-table tbody tr:has(td:text-is("papers")) td:nth-child(3):text("9")').waitFor();
     await page.fill('#query', 'uploaded');
     await page.click('#search-button');
     await page.locator('.hit[data-id=u1]').waitFor();
     t.pass('the uploaded documents are searchable');
     await screenshot(page, 'upload-1280.png');
+    await page.close();
+  });
+
+  t.test('hybrid: each hit shows both lists\' ranks and a bar of what each list added to the fused score', async (t) => {
+    const page = await openWithKey(ADMIN_KEY);
+    await page.selectOption('#collection', 'hybrid');
+    await page.fill('#query', 'white matter imaging');
+    await page.selectOption('#retrieval', 'hybrid');
+    await page.selectOption('#fusion', 'convex');
+    await page.click('#search-button');
+    await page.locator('.hit').first().waitFor();
+    t.match(await page.textContent('#summary'), /\(hybrid, /);
+    const hits = await page.$$eval('.hit', (items) =>
+      items.map((item) => ({
+        score: Number((item as HTMLElement).dataset['score']),
+        parts: [...item.querySelectorAll<HTMLElement>('.contribution')].map((s) => ({ list: s.dataset['term'], score: Number(s.dataset['score']) })),
+        fusion: item.querySelector('.fusion')?.textContent ?? '',
+      })),
+    );
+    t.ok(hits.length > 0);
+    for (const hit of hits) {
+      t.match(hit.fusion, /sparse: (rank \d+|not returned).*dense: (rank \d+|not returned)/, `fusion line: ${hit.fusion}`);
+      const sum = hit.parts.reduce((s, p) => s + p.score, 0);
+      t.ok(Math.abs(sum - hit.score) <= 1e-4 * Math.max(1, hit.score), `the list bars add up to the fused score (${sum.toFixed(5)} vs ${hit.score.toFixed(5)})`);
+    }
+    await screenshot(page, 'hybrid-1280.png');
+    await page.close();
+  });
+
+  t.test('report.html from sparrow eval renders offline, one chart point per query', async (t) => {
+    const { renderHtmlReport } = await import('../src/eval/html-report.js');
+    const file = path.join(tempDir(t), 'report.html');
+    const a = new Map(Array.from({ length: 12 }, (_, i) => [`q${i}`, { ndcg_cut_10: i / 12 }] as const));
+    const b = new Map(Array.from({ length: 12 }, (_, i) => [`q${i}`, { ndcg_cut_10: ((i * 5) % 12) / 12 }] as const));
+    fs.writeFileSync(file, renderHtmlReport({ title: 'mini', notes: ['12 queries'], runs: [{ name: 'sparse', metrics: { ndcg_cut_10: 0.46 }, perQuery: a }, { name: 'fused', metrics: { ndcg_cut_10: 0.5 }, perQuery: b }], measures: ['ndcg_cut_10'] }));
+    const page = await browser.newPage();
+    const requests: string[] = [];
+    page.on('request', (request) => requests.push(request.url()));
+    await page.goto(`file://${file}`);
+    t.equal(await page.locator('circle.query').count(), 12, 'one point per query');
+    const box = await page.locator('svg').first().boundingBox();
+    t.ok(box && box.width > 100 && box.height > 100, 'the chart is drawn');
+    t.same(requests.filter((url) => !url.startsWith('file:')), [], 'nothing is fetched');
     await page.close();
   });
 }

@@ -262,7 +262,10 @@ function renderHit(hit: Hit, rank: number, palette: Map<string, string>): HTMLLI
   snippet.className = 'snippet';
   snippet.append(highlighted(snippetOf(hit.fields, terms), terms));
   item.append(title, meta, snippet);
-  const parts = hit.explain ?? [];
+  // A fused hit's score is the sum of its lists' contributions; a sparse hit's, of its terms'.
+  const parts: { term: string; score: number }[] = hit.fusion
+    ? hit.fusion.filter((f) => f.contribution !== undefined && f.contribution > 0).map((f) => ({ term: f.list, score: f.contribution! }))
+    : (hit.explain ?? []);
   if (parts.length > 0) {
     // One segment per matched term, as wide as its share of the score.
     const total = parts.reduce((sum, e) => sum + e.score, 0);

@@ -4,6 +4,7 @@ import t from 'tap';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { Engine } from '../src/engine/engine.js';
 import { startServer, type Server } from './support/server.js';
+import { tinyModelFolder } from './support/tiny-model.js';
 import { tempDir } from './support/tmp.js';
 
 // The search page in a real browser: Debian's Chromium driven by playwright-core, against a real
@@ -33,6 +34,9 @@ if (!fs.existsSync(CHROMIUM)) {
     const dataDir = tempDir(t);
     const engine = Engine.open(dataDir);
     engine.createCollection('papers', { encoder: { type: 'bm25' } }).upsert(DOCS.map(([id, title, text, year]) => ({ id, fields: { title, text, year } })));
+    await engine
+      .createCollection('splade', { encoder: { type: 'splade', model: tinyModelFolder(t) } })
+      .upsertAsync(DOCS.map(([id, title, text, year]) => ({ id, fields: { title, text, year } })));
     await engine
       .createCollection('hybrid', { encoder: { type: 'bm25' }, dense: { encoder: { type: 'static' } } })
       .upsertAsync(DOCS.map(([id, title, text, year]) => ({ id, fields: { title, text, year } })));
@@ -64,7 +68,7 @@ if (!fs.existsSync(CHROMIUM)) {
   t.test('search: results with highlighted matches, explanation bars that add up to each score', async (t) => {
     const page = await openWithKey(ADMIN_KEY);
     t.match(await page.textContent('#session'), /admin key/);
-    t.same((await page.$$eval('#collection option', (options) => options.map((o) => (o as HTMLOptionElement).value))).sort(), ['hybrid', 'papers']);
+    t.same((await page.$$eval('#collection option', (options) => options.map((o) => (o as HTMLOptionElement).value))).sort(), ['hybrid', 'papers', 'splade']);
     await page.fill('#query', 'white matter diffusion');
     await page.click('#search-button');
     await page.locator('.hit').first().waitFor();
@@ -86,6 +90,7 @@ if (!fs.existsSync(CHROMIUM)) {
     t.ok(d3?.marks.includes('diffuse'), 'a stemmed match ("diffuse" for the query\'s "diffusion") is highlighted');
     const termBars = await page.$$eval('#query-term-bars li', (items) => items.map((i) => (i as HTMLElement).dataset['term']));
     t.ok(termBars.includes('diffus') && termBars.includes('white'), `the query's terms are charted: ${termBars.join(', ')}`);
+    t.equal(await page.locator('#query-term-bars li.expansion').count(), 0, 'BM25 adds no terms: none is marked as added');
     t.match(await page.textContent('#summary'), /results in .* ms \(sparse, exact\)/);
     await screenshot(page, 'search-1280.png');
     await page.close();
@@ -292,6 +297,23 @@ if (!fs.existsSync(CHROMIUM)) {
     const box = await page.locator('svg').first().boundingBox();
     t.ok(box && box.width > 100 && box.height > 100, 'the chart is drawn');
     t.same(requests.filter((url) => !url.startsWith('file:')), [], 'nothing is fetched');
+    await page.close();
+  });
+
+  t.test('SPLADE: terms the encoder added to the query are striped and marked, typed ones are not', async (t) => {
+    const page = await openWithKey(ADMIN_KEY);
+    await page.selectOption('#collection', 'splade');
+    await page.fill('#query', 'white matter');
+    await page.click('#search-button');
+    await page.locator('#query-term-bars li').first().waitFor();
+    const terms = await page.$$eval('#query-term-bars li:not(.more)', (items) => items.map((i) => ({ term: (i as HTMLElement).dataset['term']!, added: i.classList.contains('expansion'), label: i.firstElementChild!.textContent })));
+    t.ok(terms.some((x) => x.added), `some terms are expansions: ${terms.filter((x) => x.added).map((x) => x.term).slice(0, 8).join(', ')}`);
+    for (const x of terms) {
+      if (x.term === 'white' || x.term === 'matter') t.notOk(x.added, `${x.term} was typed`);
+      t.equal(x.label, x.added ? `${x.term} (added)` : x.term, 'marked in words, not only by the stripes');
+    }
+    t.ok(terms.length <= 30, `at most 30 terms charted (${terms.length})`);
+    await screenshot(page, 'splade-1280.png');
     await page.close();
   });
 }

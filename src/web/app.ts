@@ -40,6 +40,9 @@ interface SearchAnswer {
 }
 
 const KEY_STORAGE = 'sparrow.apiKey';
+/** Query terms charted, and terms named under each hit's bar (the bar itself keeps every term). */
+const CHARTED_TERMS = 30;
+const LEGEND_TERMS = 12;
 /** Distinct, dark enough for white separators; the legend names each term, so colour is not the only cue. */
 const TERM_COLORS = ['#0b5cad', '#b3541e', '#2b7a3d', '#7a3f98', '#8a6d00', '#a4141f', '#2f6f7a', '#5b5b5b'];
 
@@ -217,23 +220,38 @@ function colorOf(term: string, palette: Map<string, string>): string {
   return palette.get(term)!;
 }
 
-function renderQueryTerms(answer: SearchAnswer, palette: Map<string, string>): void {
+/**
+ * Whether a query term is one the person typed (or its stem, or a word piece of it) rather than
+ * one a learned encoder added: SPLADE expands a query into related terms.
+ */
+function typedTerm(term: string, typed: readonly string[]): boolean {
+  const piece = term.replace(/^##/, '').toLowerCase();
+  return typed.some((word) => word.startsWith(piece) || (piece.length > 3 && piece.startsWith(word.slice(0, Math.max(3, word.length - 3)))) || (term.startsWith('##') && word.endsWith(piece)));
+}
+
+function renderQueryTerms(answer: SearchAnswer, palette: Map<string, string>, queryText: string): void {
+  const typed = queryText.toLowerCase().split(/[^\p{L}\p{N}]+/u).filter((w) => w.length > 0);
   const weights = new Map<string, number>();
   for (const hit of answer.hits) for (const e of hit.explain ?? []) weights.set(`${e.field}:${e.term}`, e.queryWeight);
   const figure = byId('query-terms');
   figure.hidden = weights.size === 0;
   const max = Math.max(...weights.values(), 0);
   const list = byId('query-term-bars');
+  // A learned encoder may add a hundred terms: the heaviest are charted, the rest counted.
+  const sorted = [...weights.entries()].sort((a, b) => b[1] - a[1]);
+  const more = sorted.length - CHARTED_TERMS;
   list.replaceChildren(
-    ...[...weights.entries()]
-      .sort((a, b) => b[1] - a[1])
+    ...sorted
+      .slice(0, CHARTED_TERMS)
       .map(([key, weight]) => {
         const term = key.slice(key.indexOf(':') + 1);
         const item = document.createElement('li');
         item.dataset['term'] = term;
         item.dataset['weight'] = String(weight);
+        const expansion = !typedTerm(term, typed);
+        if (expansion) item.classList.add('expansion');
         const name = document.createElement('span');
-        name.textContent = term;
+        name.textContent = expansion ? `${term} (added)` : term;
         const bar = document.createElement('span');
         bar.className = 'bar-fill';
         bar.style.width = `${max > 0 ? (100 * weight) / max : 0}%`;
@@ -243,6 +261,7 @@ function renderQueryTerms(answer: SearchAnswer, palette: Map<string, string>): v
         item.append(name, bar, value);
         return item;
       }),
+    ...(more > 0 ? [Object.assign(document.createElement('li'), { className: 'more', textContent: `and ${more} lighter terms` })] : []),
   );
 }
 
@@ -275,7 +294,8 @@ function renderHit(hit: Hit, rank: number, palette: Map<string, string>): HTMLLI
     stack.setAttribute('aria-label', `score ${hit.score.toFixed(4)}: ${parts.map((e) => `${e.term} ${e.score.toFixed(4)}`).join(', ')}`);
     const legend = document.createElement('ul');
     legend.className = 'legend';
-    for (const e of [...parts].sort((a, b) => b.score - a.score)) {
+    const ordered = [...parts].sort((a, b) => b.score - a.score);
+    ordered.forEach((e, i) => {
       const segment = document.createElement('span');
       segment.className = 'contribution';
       segment.dataset['term'] = e.term;
@@ -283,13 +303,15 @@ function renderHit(hit: Hit, rank: number, palette: Map<string, string>): HTMLLI
       segment.style.width = `${total > 0 ? (100 * e.score) / total : 0}%`;
       segment.style.background = colorOf(e.term, palette);
       stack.append(segment);
+      if (i >= LEGEND_TERMS) return;
       const entry = document.createElement('li');
       const swatch = document.createElement('span');
       swatch.className = 'swatch';
       swatch.style.background = colorOf(e.term, palette);
       entry.append(swatch, `${e.term} ${e.score.toFixed(3)}`);
       legend.append(entry);
-    }
+    });
+    if (ordered.length > LEGEND_TERMS) legend.append(Object.assign(document.createElement('li'), { textContent: `+${ordered.length - LEGEND_TERMS} more` }));
     item.append(stack, legend);
   }
   if (hit.fusion) {
@@ -331,7 +353,7 @@ async function search(event: SubmitEvent): Promise<void> {
   try {
     const answer = await api<SearchAnswer>('POST', `/collections/${encodeURIComponent(collection)}/search`, body);
     const palette = new Map<string, string>();
-    renderQueryTerms(answer, palette);
+    renderQueryTerms(answer, palette, body.query);
     results.replaceChildren(...answer.hits.map((hit, i) => renderHit(hit, i + 1, palette)));
     const notes = [...(answer.warnings ?? []), ...(answer.unknown_terms?.length ? [`not in the collection: ${answer.unknown_terms.join(', ')}`] : [])];
     byId('summary').textContent = `${answer.hits.length} results in ${answer.took_ms.toFixed(1)} ms (${answer.retrieval}, ${answer.mode})${notes.length ? ` · ${notes.join(' · ')}` : ''}`;

@@ -316,4 +316,24 @@ if (!fs.existsSync(CHROMIUM)) {
     await screenshot(page, 'splade-1280.png');
     await page.close();
   });
+
+  // Last: it deletes a collection and stops the server.
+  t.test('a collection deleted meanwhile and a server that went away: readable messages, never a blank page', async (t) => {
+    const page = await openWithKey(ADMIN_KEY);
+    await page.selectOption('#collection', 'hybrid');
+    const deleted = await fetch(`${server.address}/collections/hybrid`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_KEY}` } });
+    t.equal(deleted.status, 200);
+    await page.fill('#query', 'white');
+    await page.click('#search-button');
+    await page.locator('#message:not([hidden])').waitFor();
+    t.match(await page.textContent('#message'), /\(COLLECTION_NOT_FOUND\)$/);
+    server.child.kill('SIGKILL');
+    await server.exited;
+    await page.selectOption('#collection', 'papers');
+    await page.click('#search-button');
+    await page.locator('#message:text("cannot be reached")').waitFor();
+    t.match(await page.textContent('#message'), /the server cannot be reached \(NETWORK\)/);
+    t.ok(await page.isVisible('#search-form'), 'the page is still there');
+    await page.close();
+  });
 }

@@ -22,6 +22,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
+import { compileLuceneHarness } from './lucene-jars.js';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { EnglishAnalyzer } from '../src/analysis/english-analyzer.js';
 import { generateSynthetic } from '../src/bench/synthetic.js';
@@ -171,16 +172,9 @@ function recallOf(truth: SearchResult[], found: number[][]): number {
 }
 
 function luceneRuns(docs: SparseMatrix, queries: SparseVector[], k: number, work: string): { mode: string; p50Ms: number; p99Ms: number; meanMs: number; results: string[][] }[] | undefined {
-  const jars = '/usr/share/java';
-  if (!fs.existsSync(jars)) return undefined;
-  const find = (prefix: string): string | undefined => fs.readdirSync(jars).find((name) => name.startsWith(prefix) && /-8[.\d]*\.jar$/.test(name));
-  const core = find('lucene-core-8');
-  const analyzers = find('lucene-analyzers-common-8');
-  if (!core || !analyzers) return undefined;
-  const classpath = `${path.join(jars, core)}:${path.join(jars, analyzers)}`;
-  const classes = path.join(work, 'classes');
-  fs.mkdirSync(classes, { recursive: true });
-  execFileSync('javac', ['-cp', classpath, '-d', classes, path.join(root, 'scripts/lucene-search/LuceneSearch.java')]);
+  const compiled = compileLuceneHarness(path.join(root, 'scripts/lucene-search/LuceneSearch.java'), path.join(work, 'classes'));
+  if (!compiled) return undefined;
+  const { classes, classpath } = compiled;
   const line = (id: string, vector: SparseVector): string => {
     const parts = [id];
     for (let i = 0; i < vector.indices.length; i++) parts.push(`${vector.indices[i]}:${vector.values[i]}`);

@@ -41,6 +41,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateSynthetic } from '../src/bench/synthetic.js';
 import { rowOf } from '../src/index/sparse-matrix.js';
+import { compileLuceneHarness } from './lucene-jars.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
@@ -159,16 +160,7 @@ function luceneIndex(mode: 'vectors' | 'text', input: string, dir: string, class
 }
 
 function compileLucene(work: string): { classes: string; classpath: string } | undefined {
-  const jars = '/usr/share/java';
-  const find = (prefix: string): string | undefined => fs.readdirSync(jars).find((name) => name.startsWith(prefix) && /-8[.\d]*\.jar$/.test(name));
-  const core = find('lucene-core-8');
-  const analyzers = find('lucene-analyzers-common-8');
-  if (!core || !analyzers) return undefined;
-  const classpath = `${path.join(jars, core)}:${path.join(jars, analyzers)}`;
-  const classes = path.join(work, 'lucene-classes');
-  fs.mkdirSync(classes, { recursive: true });
-  execFileSync('javac', ['-cp', classpath, '-d', classes, path.join(root, 'scripts/lucene-ingest/LuceneIngest.java')]);
-  return { classes, classpath };
+  return compileLuceneHarness(path.join(root, 'scripts/lucene-ingest/LuceneIngest.java'), path.join(work, 'lucene-classes'));
 }
 
 /** A fresh process opens the collection, answers queries both ways, and reports what it saw. */

@@ -13,8 +13,8 @@
  * reaching recall@k 0.90 / 0.95 / 0.99 there), and every figure is measured on the odd ones:
  * recall@k against exhaustive exact scoring, p50/p99 per query, single-threaded, for sparrow's
  * default, the three tuned settings (without and with kNN refinement: a graph of --knn neighbours
- * per document, 0 for none; with it, also the best recall at the latency of each setting tuned
- * without it) and safe mode, next to Lucene 8 exhaustive scoring and
+ * per document, 0 for none; with it, also the best recall at the latency of each setting on the
+ * front of the grid without it) and safe mode, next to Lucene 8 exhaustive scoring and
  * block-max WAND of the same vectors (scripts/lucene-search/LuceneSearch.java, Debian's
  * liblucene8-java). Writes compare-SOURCE-DOCS.md/.json/.png into --out.
  */
@@ -248,7 +248,6 @@ async function main(): Promise<void> {
   const rows: { setting: string; params: string; measured: Measured; color?: number }[] = [];
   const defaults = measure(evalQueries, (q) => searcher.search(q, { k, knn: 0 }), truth);
   rows.push({ setting: 'sparrow default', params: `queryCut ${DEFAULT_QUERY_PARAMS.queryCut}, heapFactor ${DEFAULT_QUERY_PARAMS.heapFactor}`, measured: defaults });
-  const tuned = new Map<number, Measured>();
   const describe = (g: GridPoint): string => `queryCut ${g.queryCut}, heapFactor ${g.heapFactor}${g.knn > 0 ? `, knn ${g.knn}` : ''}`;
   const evaluate = (g: GridPoint): Measured => measure(evalQueries, (q) => searcher.search(q, { k, queryCut: g.queryCut, heapFactor: g.heapFactor, knn: g.knn }), truth);
   const equalLatency: string[] = [];
@@ -259,7 +258,6 @@ async function main(): Promise<void> {
       continue;
     }
     const m = evaluate(chosen);
-    tuned.set(target, m);
     rows.push({ setting: `sparrow tuned to ${target}`, params: describe(chosen), measured: m });
     if (knnGrid.length === 0) continue;
     const withKnn = knnGrid.filter((g) => g.recall >= target).sort((a, b) => a.p50Ms - b.p50Ms || b.recall - a.recall)[0];

@@ -68,18 +68,37 @@ export class EnglishAnalyzer implements Analyzer {
     const terms: string[] = [];
     if (typeof text !== 'string' || text.length === 0) return terms;
     const tokenizer = this.tokenizer;
-    const cache = this.cache;
     tokenizer.reset(text);
     while (tokenizer.next()) {
-      let term = cache.lookup(text, tokenizer.start, tokenizer.end);
-      if (term === undefined) {
-        const raw = copyChars(text, tokenizer.start, tokenizer.end);
-        term = this.analyzeToken(raw);
-        cache.storeMissed(raw, term);
-      }
+      const term = this.currentTerm(text);
       if (term !== null) terms.push(term);
     }
     return terms;
+  }
+
+  /**
+   * The same terms as analyze(), each with the UTF-16 offsets [start, end) of the token it came from
+   * in `text` (what highlighting maps matched terms back to). Stop words are skipped.
+   */
+  analyzeSpans(text: string, visit: (term: string, start: number, end: number) => void): void {
+    if (typeof text !== 'string' || text.length === 0) return;
+    const tokenizer = this.tokenizer;
+    tokenizer.reset(text);
+    while (tokenizer.next()) {
+      const term = this.currentTerm(text);
+      if (term !== null) visit(term, tokenizer.start, tokenizer.end);
+    }
+  }
+
+  /** The analyzed term of the tokenizer's current token (null for a stop word), cached by raw token. */
+  private currentTerm(text: string): string | null {
+    const { start, end } = this.tokenizer;
+    const cached = this.cache.lookup(text, start, end);
+    if (cached !== undefined) return cached;
+    const raw = copyChars(text, start, end);
+    const term = this.analyzeToken(raw);
+    this.cache.storeMissed(raw, term);
+    return term;
   }
 
   /** EnglishPossessiveFilter, LowerCaseFilter, StopFilter and PorterStemFilter for one token; null if stopped. */

@@ -1,6 +1,6 @@
 import { EnglishAnalyzer } from '../analysis/english-analyzer.js';
 import { DEFAULT_BM25, type Bm25Parameters } from '../scoring/lucene-bm25.js';
-import { EncoderError, type EncodedDocument, type EncodedQuery, type FieldTerms, type SparseEncoder } from './encoder.js';
+import { EncoderError, type EncodedDocument, type EncodedQuery, type FieldTerms, type SparseEncoder, type TermSpan } from './encoder.js';
 
 /**
  * BM25 as a sparse encoder, matching Lucene/Anserini.
@@ -107,6 +107,24 @@ export class Bm25Encoder implements SparseEncoder {
   vectorQuery(weights: Readonly<Record<string, number>>): EncodedQuery {
     const terms = new Map<string, number>(Object.entries(weights));
     return { terms: this.weights.map((weight) => scaled(terms, weight)) };
+  }
+
+  get textFields(): readonly string[] {
+    return this.config.textFields;
+  }
+
+  /** Each text field analyzed on its own: joining fields with a space (flat) breaks no token. */
+  termSpans(document: Readonly<Record<string, unknown>>): Map<string, TermSpan[]> {
+    const spans = new Map<string, TermSpan[]>();
+    this.config.textFields.forEach((name, i) => {
+      const text = textOf(document[name]);
+      if (text.length === 0) return;
+      const field = this.config.fields === 'flat' ? 0 : i;
+      const list: TermSpan[] = [];
+      this.analyzer.analyzeSpans(text, (term, start, end) => list.push({ field, term, start, end }));
+      spans.set(name, list);
+    });
+    return spans;
   }
 }
 

@@ -21,6 +21,15 @@ export interface EncodedQuery {
   readonly terms: FieldTerms;
 }
 
+/** Where one index term came from in a stored text: UTF-16 offsets [start, end) of its token. */
+export interface TermSpan {
+  /** The encoder field (index into fieldNames) the term is indexed under. */
+  readonly field: number;
+  readonly term: string;
+  readonly start: number;
+  readonly end: number;
+}
+
 export interface SparseEncoder {
   readonly config: object;
   readonly fieldNames: readonly string[];
@@ -47,6 +56,14 @@ export interface SparseEncoder {
   encodeQueryAsync?(text: string): Promise<EncodedQuery>;
   /** Frees native resources (model sessions). */
   dispose?(): Promise<void>;
+  /**
+   * The index terms of each stored text field the encoder reads, with the offsets of the tokens
+   * they came from (what highlighting maps matches back to). Encoders that do not read text
+   * (client vectors) omit it; a model encoder must be loaded first.
+   */
+  termSpans?(document: Readonly<Record<string, unknown>>): Map<string, TermSpan[]>;
+  /** The stored fields whose text the encoder reads (encoders with termSpans have them). */
+  readonly textFields?: readonly string[];
   /** The fields kept as the document's stored fields (default: all of them). */
   storedFields?(fields: Readonly<Record<string, unknown>>): Record<string, unknown>;
 }

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { EncoderError, type EncodedDocument, type EncodedQuery, type SparseEncoder } from './encoder.js';
+import { EncoderError, type EncodedDocument, type EncodedQuery, type SparseEncoder, type TermSpan } from './encoder.js';
 import { InferenceFreeQueries } from './inference-free.js';
 import { checkModelFolder, resolveModelSource, type ModelSource } from './model-files.js';
 import { TextTokenizer, TransformerModel } from './transformers-runtime.js';
@@ -397,6 +397,22 @@ export class SpladeEncoder implements SparseEncoder {
 
   vectorQuery(weights: Readonly<Record<string, number>>): EncodedQuery {
     return { terms: [new Map(Object.entries(weights))] };
+  }
+
+  get textFields(): readonly string[] {
+    return this.config.textFields;
+  }
+
+  /** Word pieces of each text field (the model reads them joined with a space, as one field). */
+  termSpans(document: Readonly<Record<string, unknown>>): Map<string, TermSpan[]> {
+    const tokenizer = this.documentModel?.tokenizer ?? this.queryModel?.tokenizer ?? this.inferenceFree?.tokenizer;
+    if (!tokenizer) throw new EncoderError('ENCODER_NOT_LOADED', 'the SPLADE encoder is not loaded yet: await encoder.load() first');
+    const spans = new Map<string, TermSpan[]>();
+    for (const name of this.config.textFields) {
+      const text = textOf(document[name]);
+      if (text.length > 0) spans.set(name, tokenizer.tokenSpans(text).map((s) => ({ field: 0, term: s.token, start: s.start, end: s.end })));
+    }
+    return spans;
   }
 
   async dispose(): Promise<void> {

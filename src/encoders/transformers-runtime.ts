@@ -26,6 +26,8 @@ export class TextTokenizer {
   readonly idsByToken: ReadonlyMap<string, number>;
   readonly padId: number;
   readonly specialIds: ReadonlySet<number>;
+  /** The token standing for a word the vocabulary cannot spell (tokenizer configs often leave unk_token unset). */
+  readonly unknownToken: string;
 
   constructor(tokenizer: PreTrainedTokenizer) {
     this.tokenizer = tokenizer;
@@ -37,6 +39,7 @@ export class TextTokenizer {
     this.idsByToken = vocab;
     this.padId = typeof tokenizer.pad_token_id === 'number' ? tokenizer.pad_token_id : (vocab.get('[PAD]') ?? 0);
     this.specialIds = new Set(tokenizer.all_special_ids);
+    this.unknownToken = tokenizer.unk_token ?? '[UNK]';
   }
 
   static async load(source: ModelSource): Promise<TextTokenizer> {
@@ -48,6 +51,56 @@ export class TextTokenizer {
       if (source.kind === 'hub') throw hubLoadError(source.id, 'tokenizer', error);
       throw new EncoderError('MODEL_LOAD_FAILED', `cannot load the tokenizer in ${source.path}: ${(error as Error).message}`);
     }
+  }
+
+  /**
+   * The text's word pieces with the UTF-16 offsets [start, end) they cover in `text`. The
+   * tokenizer gives no offsets, so each piece is found again in a copy of the text normalized as
+   * BERT's normalizer does (lower case, accents stripped) whose characters remember where they came
+   * from. A piece that cannot be placed ([UNK], a normalization this does not mirror) is left out:
+   * a missing highlight, never a wrong one.
+   */
+  tokenSpans(text: string): { token: string; start: number; end: number }[] {
+    const spans: { token: string; start: number; end: number }[] = [];
+    if (text.length === 0) return spans;
+    let normalized = '';
+    const origin: number[] = [];
+    for (let i = 0; i < text.length; ) {
+      const codePoint = text.codePointAt(i)!;
+      const width = codePoint > 0xffff ? 2 : 1;
+      const char = String.fromCodePoint(codePoint);
+      // BERT's normalizer drops NUL, U+FFFD and control and format characters (tab and newlines are spaces).
+      const folded =
+        codePoint < 0x80
+          ? codePoint === 0 || (codePoint < 0x20 && codePoint !== 9 && codePoint !== 10 && codePoint !== 13) || codePoint === 0x7f
+            ? ''
+            : String.fromCharCode(codePoint >= 0x41 && codePoint <= 0x5a ? codePoint + 32 : codePoint)
+          : codePoint === 0xfffd || /[\p{Cc}\p{Cf}]/u.test(char)
+            ? ''
+            : char.toLowerCase().normalize('NFD').replace(/\p{Mn}/gu, '');
+      for (let j = 0; j < folded.length; j++) origin.push(i);
+      normalized += folded;
+      i += width;
+    }
+    origin.push(text.length);
+    const endOf = (n: number): number => (n >= origin.length - 1 ? text.length : origin[n]! + (text.codePointAt(origin[n]!)! > 0xffff ? 2 : 1));
+    let cursor = 0;
+    for (const token of this.tokenizer.tokenize(text)) {
+      const continuation = token.startsWith('##');
+      const piece = continuation ? token.slice(2) : token;
+      if (piece.length === 0 || token === this.unknownToken) {
+        // Skip the word the unknown token stands for.
+        while (cursor < normalized.length && /\s/u.test(normalized[cursor]!)) cursor++;
+        while (cursor < normalized.length && !/[\s\p{P}]/u.test(normalized[cursor]!)) cursor++;
+        continue;
+      }
+      const found = normalized.startsWith(piece, cursor) ? cursor : normalized.indexOf(piece, cursor);
+      // A word starts after nothing but spaces; a continuation right here.
+      if (found < 0 || (continuation ? found !== cursor : !/^\s*$/u.test(normalized.slice(cursor, found)))) continue;
+      spans.push({ token, start: origin[found]!, end: endOf(found + piece.length - 1) });
+      cursor = found + piece.length;
+    }
+    return spans;
   }
 
   /** Token ids of each text, truncated to maxLength (special tokens included when asked). */

@@ -19,6 +19,7 @@ import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import roaring from 'roaring';
 import { SeededRandom } from '../index/seismic/random.js';
+import { Highlighter, type HighlightRequest, type HitHighlight } from './highlighting.js';
 
 const { RoaringBitmap32 } = roaring;
 
@@ -56,6 +57,8 @@ export interface SearchRequest {
   readonly mode?: SearchMode;
   /** Per-query parameters of the approximate index. */
   readonly approximate?: { readonly queryCut?: number; readonly heapFactor?: number; readonly knn?: number };
+  /** Fragments of the stored text fields with the tokens that matched marked (see engine/highlighting.ts). */
+  readonly highlight?: HighlightRequest;
 }
 
 export type SearchMode = 'auto' | 'exact' | 'approximate' | 'safe';
@@ -82,6 +85,8 @@ export interface SearchHit {
   readonly explain?: TermExplanation[];
   /** Hybrid hits with explain: each list's rank, score and share of the fused score. */
   readonly fusion?: FusionComponent[];
+  /** With a highlight request: fragments per stored field. */
+  readonly highlight?: HitHighlight;
 }
 
 export interface SearchResponse {
@@ -422,7 +427,28 @@ export class Collection {
     const started = process.hrtime.bigint();
     const k = checkK(request.k);
     if (request.query === undefined) throw new SparrowError('EMPTY_QUERY', 'the request has no query');
-    return this.searchSparse(request, k, this.encodeQuery(request.query), started);
+    const encoded = this.encodeQuery(request.query);
+    const highlighter = request.highlight !== undefined ? this.highlighter(request.highlight, encoded) : undefined;
+    return this.withHighlights(this.searchSparse(request, k, encoded, started), highlighter);
+  }
+
+  /** Checks the highlight settings before the search runs, so a bad setting costs no search. */
+  private highlighter(request: HighlightRequest, encoded: EncodedQuery): Highlighter {
+    const query = this.exactQuery(encoded);
+    const weights = this.encoder.scoring === 'bm25' ? this.exactIndex().dotQueryWeights(query) : query.weights;
+    const highlighter = new Highlighter(request, this.encoder, this.dictionary, { termIds: query.termIds, weights });
+    highlighter.checkFields(this.encoder.textFields ?? []);
+    return highlighter;
+  }
+
+  private withHighlights(response: SearchResponse, highlighter: Highlighter | undefined): SearchResponse {
+    if (!highlighter) return response;
+    const hits = response.hits.map((hit) => {
+      const stored = this.store.getDocument(this.record.id, hit.id);
+      return stored ? { ...hit, highlight: highlighter.highlight(stored) } : hit;
+    });
+    const warnings = [...(response.warnings ?? []), ...highlighter.warnings];
+    return { ...response, hits, ...(warnings.length > 0 ? { warnings } : {}) };
   }
 
   /** Searches by every side the request and the collection have: sparse, dense or both fused. */
@@ -459,10 +485,14 @@ export class Collection {
       useSparse ? this.encodeQueryAsync(request.query!) : undefined,
       useDense ? this.dense!.queryVector({ ...(request.denseVector !== undefined ? { vector: request.denseVector } : {}), ...(text !== undefined ? { text } : {}) }) : undefined,
     ]);
+    // A dense-only search by text still highlights the words its sparse encoding would match.
+    const highlightQuery = request.highlight === undefined ? undefined : (sparseQuery ?? (text !== undefined ? await this.encodeQueryAsync(text) : undefined));
+    const highlighter = highlightQuery ? this.highlighter(request.highlight!, highlightQuery) : undefined;
     let response: SearchResponse;
     if (!denseQuery) response = await this.searchSparseAsync(request, k, sparseQuery!, started);
     else if (!sparseQuery) response = this.searchDenseOnly(request, k, denseQuery, started);
     else response = this.searchHybrid(request, k, sparseQuery, denseQuery, started);
+    response = this.withHighlights(response, highlighter);
     if (text !== undefined && this.encoder.encodeQueryAsync && response.unknown_terms) {
       // A model's query expansion reaches far beyond the collection's vocabulary: not worth listing.
       const { unknown_terms: _expansion, ...rest } = response;

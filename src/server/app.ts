@@ -19,6 +19,7 @@ import { ERROR_TABLE, statusFor } from './errors.js';
 import { Metrics } from './metrics.js';
 import { RateLimiter, type RateLimitSettings } from './rate-limit.js';
 import * as schemas from './schemas.js';
+import { highlightRequest, type HttpHighlight } from './schemas.js';
 import { segmentCounts, storedDocumentBytes } from './statistics.js';
 
 export interface AppOptions {
@@ -508,6 +509,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
         filter?: Record<string, unknown>;
         mode?: 'auto' | 'exact' | 'approximate' | 'safe';
         approximate?: { query_cut?: number; heap_factor?: number; knn?: number };
+        highlight?: HttpHighlight;
       };
     }>(
       '/collections/:name/search',
@@ -543,6 +545,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
           explain: body.explain,
           ...(body.filter !== undefined ? { filter: body.filter } : {}),
           ...(body.mode !== undefined ? { mode: body.mode } : {}),
+          ...(body.highlight !== undefined ? { highlight: highlightRequest(body.highlight) } : {}),
           ...(body.approximate
             ? {
                 approximate: {
@@ -787,7 +790,7 @@ function describeError(error: FastifyError): { code: string; message: string; de
   if (error.validation) {
     const first = error.validation[0];
     const where = `${error.validationContext ?? 'request'}${first?.instancePath ?? ''}`;
-    return { code: 'VALIDATION_FAILED', message: `${where} ${first?.message ?? 'is invalid'}`, details: { errors: error.validation } };
+    return { code: 'VALIDATION_FAILED', message: `${where} ${validationMessage(first)}`, details: { errors: error.validation } };
   }
   switch (error.code) {
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -808,6 +811,19 @@ function describeError(error: FastifyError): { code: string; message: string; de
   if (status === 415) return { code: 'UNSUPPORTED_MEDIA_TYPE', message: error.message };
   if (status >= 400 && status < 500) return { code: 'BAD_REQUEST', message: error.message };
   return { code: 'INTERNAL_ERROR', message: 'internal error' };
+}
+
+/** The validator's message, naming what it left out: the unknown member, the allowed values. */
+function validationMessage(issue: { message?: string; keyword?: string; params?: Record<string, unknown> } | undefined): string {
+  if (!issue) return 'is invalid';
+  const params = issue.params ?? {};
+  if (issue.keyword === 'additionalProperties' && typeof params['additionalProperty'] === 'string') {
+    return `has an unknown member ${JSON.stringify(params['additionalProperty'])}`;
+  }
+  if (issue.keyword === 'enum' && Array.isArray(params['allowedValues'])) {
+    return `must be one of ${params['allowedValues'].map((v) => JSON.stringify(v)).join(', ')}`;
+  }
+  return issue.message ?? 'is invalid';
 }
 
 function hasDetails(error: unknown): error is { details: Record<string, unknown> } {

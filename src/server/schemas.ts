@@ -1,6 +1,38 @@
 import { MAX_K } from '../engine/collection.js';
 import { MAX_ID_LENGTH } from '../engine/documents.js';
 import { DEFAULT_FILTER_LIMITS } from '../engine/filter.js';
+import { HIGHLIGHT_DEFAULTS, MAX_FRAGMENTS, MAX_FRAGMENT_SIZE, type HighlightRequest } from '../engine/highlighting.js';
+
+/** The search body's highlight object as it arrives over HTTP (snake_case). */
+export interface HttpHighlight {
+  fields?: string[];
+  pre_tag?: string;
+  post_tag?: string;
+  encoder?: 'html' | 'none';
+  fragment_size?: number;
+  number_of_fragments?: number;
+  order?: 'position' | 'score';
+  no_match_size?: number;
+  format?: 'tags' | 'offsets';
+}
+
+/** The engine's highlight request from the HTTP body's (defaults stay with the engine). */
+export function highlightRequest(body: HttpHighlight): HighlightRequest {
+  const names: Record<keyof HttpHighlight, keyof HighlightRequest> = {
+    fields: 'fields',
+    pre_tag: 'preTag',
+    post_tag: 'postTag',
+    encoder: 'encoder',
+    fragment_size: 'fragmentSize',
+    number_of_fragments: 'numberOfFragments',
+    order: 'order',
+    no_match_size: 'noMatchSize',
+    format: 'format',
+  };
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(body)) if (value !== undefined) out[names[key as keyof HttpHighlight]] = value;
+  return out as HighlightRequest;
+}
 
 /**
  * The JSON schemas of every route. Fastify validates requests with them and @fastify/swagger
@@ -168,6 +200,28 @@ export function searchBodySchema(limits: ServerLimits) {
         anyOf: [{ type: 'boolean' }, { type: 'array', items: { type: 'string', maxLength: 256 }, maxItems: 256 }],
       },
       explain: { type: 'boolean', default: false, description: 'List, per hit, the terms that contributed with their query and document weights.' },
+      highlight: {
+        type: 'object',
+        additionalProperties: false,
+        description:
+          'Fragments of the stored text fields around the tokens that matched: a token is marked when the term the encoder makes of it (BM25\'s stemmed term, SPLADE\'s word piece) is in both the query and the document vector. Returned per hit as highlight: {field: [fragment, ...]}.',
+        properties: {
+          fields: { type: 'array', maxItems: 64, items: { type: 'string', maxLength: 256 }, description: 'Stored text fields to highlight (default: every text field the encoder reads).' },
+          pre_tag: { type: 'string', maxLength: 100, default: HIGHLIGHT_DEFAULTS.preTag },
+          post_tag: { type: 'string', maxLength: 100, default: HIGHLIGHT_DEFAULTS.postTag },
+          encoder: { type: 'string', enum: ['html', 'none'], default: HIGHLIGHT_DEFAULTS.encoder, description: 'html escapes the stored text around the tags (safe to insert as HTML); none returns it as stored.' },
+          fragment_size: { type: 'integer', minimum: 0, maximum: MAX_FRAGMENT_SIZE, default: HIGHLIGHT_DEFAULTS.fragmentSize, description: 'Characters per fragment, about (fragments end at word boundaries); 0: the whole field.' },
+          number_of_fragments: { type: 'integer', minimum: 0, maximum: MAX_FRAGMENTS, default: HIGHLIGHT_DEFAULTS.numberOfFragments, description: 'Fragments per field at most; 0: the whole field as one fragment.' },
+          order: { type: 'string', enum: ['position', 'score'], default: HIGHLIGHT_DEFAULTS.order, description: 'position: fragments in text order; score: the best first.' },
+          no_match_size: { type: 'integer', minimum: 0, maximum: MAX_FRAGMENT_SIZE, default: HIGHLIGHT_DEFAULTS.noMatchSize, description: 'Characters from the start of a field with no match to return anyway (0: none).' },
+          format: {
+            type: 'string',
+            enum: ['tags', 'offsets'],
+            default: HIGHLIGHT_DEFAULTS.format,
+            description: 'tags: fragments as strings with the tags around matches; offsets: {start, end, matches: [{start, end, term}]} as UTF-16 offsets into the stored field.',
+          },
+        },
+      },
       filter: { $ref: 'SearchFilter#' },
       mode: {
         type: 'string',
@@ -220,6 +274,26 @@ export const searchResponse = {
           score: { type: 'number' },
           fields: { type: 'object', additionalProperties: true },
           explain: { type: 'array', items: explanation },
+          highlight: {
+            type: 'object',
+            description: 'With highlight: fragments per stored field (strings, or offsets with format "offsets").',
+            additionalProperties: {
+              type: 'array',
+              items: {
+                anyOf: [
+                  { type: 'string' },
+                  {
+                    type: 'object',
+                    properties: {
+                      start: { type: 'integer' },
+                      end: { type: 'integer' },
+                      matches: { type: 'array', items: { type: 'object', properties: { start: { type: 'integer' }, end: { type: 'integer' }, term: { type: 'string' } } } },
+                    },
+                  },
+                ],
+              },
+            },
+          },
           fusion: {
             type: 'array',
             description: 'Hybrid hits with explain: each list\'s part in the fused score.',

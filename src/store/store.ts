@@ -262,6 +262,12 @@ export class Store {
     return row ? documentFromRow(row) : undefined;
   }
 
+  /** A live document by doc number: its stored fields and its vector (what highlighting reads). */
+  getDocumentByNumber(collectionId: number, docNumber: number): StoredDocument | undefined {
+    const row = this.statements.documentByNumber.get(collectionId, docNumber) as DocumentRow | undefined;
+    return row ? documentFromRow(row) : undefined;
+  }
+
   /** Stored fields of many documents by doc number (for building responses). */
   getFieldsByNumber(collectionId: number, docNumber: number): Record<string, unknown> | undefined {
     const row = this.statements.fieldsByNumber.get(collectionId, docNumber) as { fields: string } | undefined;
@@ -454,6 +460,7 @@ function prepareStatements(db: Database) {
     ),
     countDocuments: statement('SELECT count(*) AS n FROM documents WHERE collection_id = ?'),
     documentByExternalId: statement('SELECT * FROM documents WHERE collection_id = ? AND external_id = ?'),
+    documentByNumber: statement('SELECT * FROM documents WHERE collection_id = ? AND doc_number = ?'),
     fieldsByNumber: statement('SELECT fields FROM documents WHERE collection_id = ? AND doc_number = ?'),
     liveDocuments: statement('SELECT doc_number, external_id FROM documents INDEXED BY documents_by_number WHERE collection_id = ? ORDER BY doc_number'),
     deleteDocument: statement('DELETE FROM documents WHERE collection_id = ? AND doc_number = ?'),

@@ -22,6 +22,10 @@ t.test('index, search and list from the command line', async (t) => {
   const search = sparrow(data, ['search', 'birds', 'hawk', '-k', '5', '--json']);
   t.equal(search.code, 0, search.stderr);
   t.same(JSON.parse(search.stdout).hits.map((h: { id: string }) => h.id), ['b']);
+  const highlighted = sparrow(data, ['search', 'birds', 'sparrow hunting', '--highlight']);
+  t.equal(highlighted.code, 0, highlighted.stderr);
+  t.match(highlighted.stdout, /text: \*\*Sparrows\*\* are small birds\./, 'the matched (stemmed) word is marked');
+  t.match(highlighted.stdout, /text: Hawks \*\*hunt\*\* small birds\./, '"hunt" matched "hunting"');
   const list = sparrow(data, ['collections']);
   t.match(list.stdout, /birds\t2 documents/);
 });

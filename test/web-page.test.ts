@@ -78,16 +78,21 @@ if (!fs.existsSync(CHROMIUM)) {
         score: Number((item as HTMLElement).dataset['score']),
         parts: [...item.querySelectorAll<HTMLElement>('.contribution')].map((s) => ({ term: s.dataset['term'], score: Number(s.dataset['score']), width: parseFloat(s.style.width) })),
         marks: [...item.querySelectorAll('mark')].map((m) => m.textContent),
+        markedTerms: [...item.querySelectorAll('mark')].map((m) => (m as HTMLElement).title.replace('matched term: ', '')),
       })),
     );
     t.equal(hits[0]!.id, 'd1', 'the best match first');
+    for (const hit of hits) {
+      // The documents are short, so title and snippet show every token: marked = what scored.
+      t.same([...new Set(hit.markedTerms)].sort(), hit.parts.map((p) => p.term).sort(), `${hit.id}: the marked words are exactly the terms that scored`);
+    }
     for (const hit of hits) {
       const sum = hit.parts.reduce((s, p) => s + p.score, 0);
       t.ok(Math.abs(sum - hit.score) <= 1e-4 * Math.max(1, hit.score), `${hit.id}: the bars add up to the score (${sum.toFixed(5)} vs ${hit.score.toFixed(5)})`);
       t.ok(Math.abs(hit.parts.reduce((s, p) => s + p.width, 0) - 100) < 0.5, `${hit.id}: the stacked bar is full width`);
     }
     const d3 = hits.find((h) => h.id === 'd3');
-    t.ok(d3?.marks.includes('diffuse'), 'a stemmed match ("diffuse" for the query\'s "diffusion") is highlighted');
+    t.ok(d3?.marks.includes('diffuse') && d3.marks.includes('Diffusing'), 'stemmed matches ("Diffusing", "diffuse" for the query\'s "diffusion") are highlighted');
     const termBars = await page.$$eval('#query-term-bars li', (items) => items.map((i) => (i as HTMLElement).dataset['term']));
     t.ok(termBars.includes('diffus') && termBars.includes('white'), `the query's terms are charted: ${termBars.join(', ')}`);
     t.equal(await page.locator('#query-term-bars li.expansion').count(), 0, 'BM25 adds no terms: none is marked as added');
@@ -313,6 +318,13 @@ if (!fs.existsSync(CHROMIUM)) {
       t.equal(x.label, x.added ? `${x.term} (added)` : x.term, 'marked in words, not only by the stripes');
     }
     t.ok(terms.length <= 30, `at most 30 terms charted (${terms.length})`);
+    const hits = await page.$$eval('.hit', (items) =>
+      items.map((item) => ({
+        scored: [...item.querySelectorAll<HTMLElement>('.contribution')].map((s) => s.dataset['term']),
+        marked: [...item.querySelectorAll('mark')].map((m) => (m as HTMLElement).title.replace('matched term: ', '')),
+      })),
+    );
+    for (const hit of hits) for (const term of hit.marked) t.ok(hit.scored.includes(term), `marked word piece ${term} is one that scored`);
     await screenshot(page, 'splade-1280.png');
     await page.close();
   });

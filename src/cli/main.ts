@@ -49,7 +49,9 @@ Usage:
   sparrow index COLLECTION --vectors FILE             index precomputed vectors {"id", "vector": {"token": weight}, ...}
       --build-segments           build the approximate index from every pending document now
                                  (and a dense HNSW graph, saved beside the segments)
-  sparrow search COLLECTION "query text" [-k 10] [--explain] [--json]
+  sparrow search COLLECTION "query text" [-k 10] [--explain] [--highlight] [--json]
+      --highlight                the best fragment of each text field, matched words in bold
+                                 (on a terminal) or between ** (otherwise)
   sparrow search COLLECTION --vectors QUERIES -k 10 --out RUN   run a query file; writes RUN and RUN.latency.json
       --mode auto|exact|approximate|safe, --query-cut N, --heap-factor X, --knn N, --filter JSON
       --dense-vector JSON, --retrieval auto|sparse|dense|hybrid, --fusion JSON   dense and hybrid search
@@ -301,6 +303,7 @@ async function commandSearch(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     k: { type: 'string', short: 'k' },
     explain: { type: 'boolean', default: false },
+    highlight: { type: 'boolean', default: false },
     vectors: { type: 'string' },
     out: { type: 'string' },
     mode: { type: 'string' },
@@ -388,6 +391,16 @@ async function commandSearch(args: string[]): Promise<number> {
       k,
       fields: true,
       explain: values.explain as boolean,
+      ...(values.highlight
+        ? {
+            highlight: {
+              encoder: 'none' as const,
+              numberOfFragments: 1,
+              fragmentSize: 160,
+              ...(process.stdout.isTTY ? { preTag: '\x1b[1m', postTag: '\x1b[22m' } : { preTag: '**', postTag: '**' }),
+            },
+          }
+        : {}),
       ...searchOptions,
     });
     if (values.json) {
@@ -398,6 +411,9 @@ async function commandSearch(args: string[]): Promise<number> {
     response.hits.forEach((hit, i) => {
       const title = typeof hit.fields?.['title'] === 'string' && hit.fields['title'] ? hit.fields['title'] : String(hit.fields?.['text'] ?? '');
       process.stdout.write(`${String(i + 1).padStart(3)}. ${hit.score.toFixed(4)}  ${hit.id}  ${title.slice(0, 100)}\n`);
+      for (const [field, fragments] of Object.entries(hit.highlight ?? {})) {
+        for (const fragment of fragments) process.stdout.write(`       ${field}: ${String(fragment).replace(/\s+/gu, ' ')}\n`);
+      }
       if (hit.explain) {
         for (const t of hit.explain) process.stdout.write(`       ${t.score.toFixed(4)}  ${t.field}:${t.term} (query ${t.queryWeight.toFixed(3)}, doc ${t.documentValue})\n`);
       }

@@ -28,6 +28,14 @@ interface Hit {
   readonly fields?: Record<string, unknown>;
   readonly explain?: TermExplanation[];
   readonly fusion?: FusionComponent[];
+  /** Fragments of stored fields as offsets, with the tokens that matched (format "offsets"). */
+  readonly highlight?: Record<string, OffsetFragment[]>;
+}
+
+interface OffsetFragment {
+  readonly start: number;
+  readonly end: number;
+  readonly matches: { readonly start: number; readonly end: number; readonly term: string }[];
 }
 
 interface SearchAnswer {
@@ -189,30 +197,31 @@ function addCondition(): void {
   byId<HTMLInputElement>('filter').value = JSON.stringify(builtConditions.length === 1 ? builtConditions[0] : { and: builtConditions });
 }
 
-/** Words of the text whose lower-case form starts with a matched (analysed, so maybe stemmed) term. */
-function highlighted(text: string, terms: readonly string[]): DocumentFragment {
-  const fragment = document.createDocumentFragment();
-  const stems = terms.filter((t) => t.length > 0).map((t) => t.toLowerCase());
-  const words = text.split(/(\p{L}[\p{L}\p{N}']*|\p{N}+)/u);
-  for (const part of words) {
-    const lower = part.toLowerCase();
-    if (part && stems.some((stem) => lower.startsWith(stem) || stem.startsWith(lower.replace(/(ies|es|s|ing|ed)$/u, '')))) {
-      const mark = document.createElement('mark');
-      mark.textContent = part;
-      fragment.append(mark);
-    } else fragment.append(part);
-  }
-  return fragment;
-}
+/** Characters of text shown per hit: the best fragment the server found around the matches. */
+const SNIPPET_CHARS = 280;
 
-function snippetOf(fields: Record<string, unknown> | undefined, terms: readonly string[]): string {
-  const text = typeof fields?.['text'] === 'string' ? (fields['text'] as string) : '';
-  if (text.length <= 280) return text;
-  // Start near the first matched word, so the snippet shows why the document came back.
-  const lower = text.toLowerCase();
-  const first = Math.min(...terms.map((t) => lower.indexOf(t.toLowerCase())).filter((i) => i >= 0), text.length);
-  const start = first === text.length ? 0 : Math.max(0, first - 80);
-  return `${start > 0 ? '... ' : ''}${text.slice(start, start + 280)} ...`;
+/**
+ * The fragment's text with the tokens the server says matched in <mark>: the server maps the
+ * encoder's terms (BM25 stems, SPLADE word pieces) back to offsets, so "studies" is marked for a
+ * query on "study". Built as DOM nodes, never as HTML, so stored text cannot inject markup.
+ */
+function markedFragment(text: string, fragment: OffsetFragment | undefined, fallbackLength: number): DocumentFragment {
+  const out = document.createDocumentFragment();
+  const start = fragment?.start ?? 0;
+  const end = fragment?.end ?? Math.min(text.length, fallbackLength);
+  if (start > 0) out.append('... ');
+  let at = start;
+  for (const m of fragment?.matches ?? []) {
+    out.append(text.slice(at, m.start));
+    const mark = document.createElement('mark');
+    mark.textContent = text.slice(m.start, m.end);
+    mark.title = `matched term: ${m.term}`;
+    out.append(mark);
+    at = m.end;
+  }
+  out.append(text.slice(at, end));
+  if (end < text.length) out.append(' ...');
+  return out;
 }
 
 function colorOf(term: string, palette: Map<string, string>): string {
@@ -271,15 +280,16 @@ function renderHit(hit: Hit, rank: number, palette: Map<string, string>): HTMLLI
   item.dataset['id'] = hit.id;
   item.dataset['score'] = String(hit.score);
   const title = document.createElement('h3');
-  const titleText = typeof hit.fields?.['title'] === 'string' && hit.fields['title'] ? (hit.fields['title'] as string) : hit.id;
-  const terms = (hit.explain ?? []).map((e) => e.term);
-  title.append(highlighted(titleText, terms));
+  const hasTitle = typeof hit.fields?.['title'] === 'string' && hit.fields['title'] !== '';
+  const titleText = hasTitle ? (hit.fields!['title'] as string) : hit.id;
+  title.append(markedFragment(titleText, hasTitle ? hit.highlight?.['title']?.[0] : undefined, titleText.length));
   const meta = document.createElement('p');
   meta.className = 'meta';
   meta.textContent = `#${rank} · ${hit.id} · score ${hit.score.toFixed(4)}`;
   const snippet = document.createElement('p');
   snippet.className = 'snippet';
-  snippet.append(highlighted(snippetOf(hit.fields, terms), terms));
+  const text = typeof hit.fields?.['text'] === 'string' ? (hit.fields['text'] as string) : '';
+  snippet.append(markedFragment(text, hit.highlight?.['text']?.[0], SNIPPET_CHARS));
   item.append(title, meta, snippet);
   // A fused hit's score is the sum of its lists' contributions; a sparse hit's, of its terms'.
   const parts: { term: string; score: number }[] = hit.fusion
@@ -346,6 +356,9 @@ async function search(event: SubmitEvent): Promise<void> {
     mode: byId<HTMLSelectElement>('mode').value,
     retrieval,
     explain: true,
+    // One fragment per field: the whole title, and the best stretch of the text (its start when
+    // nothing matched there); offsets rather than tags, so the page builds the marks itself.
+    highlight: { format: 'offsets', fragment_size: SNIPPET_CHARS, number_of_fragments: 1, no_match_size: SNIPPET_CHARS },
     ...(filter !== undefined ? { filter } : {}),
     ...(retrieval === 'hybrid' ? { fusion: byId<HTMLSelectElement>('fusion').value === 'convex' ? { method: 'convex', weights: [0.7, 0.3] } : { method: 'rrf' } } : {}),
   };

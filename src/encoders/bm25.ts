@@ -1,4 +1,5 @@
 import { EnglishAnalyzer } from '../analysis/english-analyzer.js';
+import { StandardAnalyzer } from '../analysis/standard-analyzer.js';
 import { DEFAULT_BM25, type Bm25Parameters } from '../scoring/lucene-bm25.js';
 import { EncoderError, type EncodedDocument, type EncodedQuery, type FieldTerms, type SparseEncoder, type TermSpan } from './encoder.js';
 
@@ -27,7 +28,8 @@ export interface Bm25EncoderConfig {
   readonly textFields: readonly string[];
   /** multifield only: weight per text field (default 1 each). */
   readonly fieldWeights: Readonly<Record<string, number>>;
-  readonly analyzer: 'english';
+  /** "english": Lucene's EnglishAnalyzer (stop words, Porter stems); "standard": StandardAnalyzer (lower case only). */
+  readonly analyzer: 'english' | 'standard';
 }
 
 export function bm25Config(partial: Partial<Bm25EncoderConfig> = {}): Bm25EncoderConfig {
@@ -53,7 +55,9 @@ export function bm25Config(partial: Partial<Bm25EncoderConfig> = {}): Bm25Encode
       throw new EncoderError('INVALID_ENCODER_CONFIG', `field weight for ${field} must be a finite number >= 0`);
     }
   }
-  if (config.analyzer !== 'english') throw new EncoderError('INVALID_ENCODER_CONFIG', `unknown analyzer ${JSON.stringify(config.analyzer)}`);
+  if (config.analyzer !== 'english' && config.analyzer !== 'standard') {
+    throw new EncoderError('INVALID_ENCODER_CONFIG', `analyzer must be "english" or "standard", got ${JSON.stringify(config.analyzer)}`);
+  }
   return config;
 }
 
@@ -73,11 +77,12 @@ export class Bm25Encoder implements SparseEncoder {
   readonly fieldNames: readonly string[];
   readonly scoring = 'bm25' as const;
   readonly bm25: Bm25Parameters;
-  private readonly analyzer = new EnglishAnalyzer();
+  private readonly analyzer: EnglishAnalyzer | StandardAnalyzer;
   private readonly weights: readonly number[];
 
   constructor(config: Bm25EncoderConfig) {
     this.config = config;
+    this.analyzer = config.analyzer === 'standard' ? new StandardAnalyzer() : new EnglishAnalyzer();
     this.bm25 = { k1: config.k1, b: config.b };
     this.fieldNames = config.fields === 'flat' ? ['contents'] : [...config.textFields];
     this.weights = this.fieldNames.map((name) => (config.fields === 'flat' ? 1 : (config.fieldWeights[name] ?? 1)));

@@ -59,6 +59,19 @@ export interface SearchRequest {
   readonly approximate?: { readonly queryCut?: number; readonly heapFactor?: number; readonly knn?: number };
   /** Fragments of the stored text fields with the tokens that matched marked (see engine/highlighting.ts). */
   readonly highlight?: HighlightRequest;
+  /**
+   * Per encoder field (e.g. "title", "text" of a multifield BM25 collection), a factor for the
+   * query's weights there: 0 leaves the field out, 2 counts it double. Fields not named keep 1
+   * unless `onlyBoostedFields`, which leaves them out.
+   */
+  readonly fieldBoosts?: Readonly<Record<string, number>>;
+  readonly onlyBoostedFields?: boolean;
+}
+
+/** How many documents matched: exactly, or at least this many when only the top was looked at. */
+export interface HitTotal {
+  readonly value: number;
+  readonly relation: 'eq' | 'gte';
 }
 
 export type SearchMode = 'auto' | 'exact' | 'approximate' | 'safe';
@@ -99,6 +112,8 @@ export interface SearchResponse {
   /** Query terms absent from the collection (they cannot match anything). */
   readonly unknown_terms?: string[];
   readonly warnings?: string[];
+  /** Documents that matched (exact answers count them all; approximate ones give a lower bound). */
+  readonly total?: HitTotal;
 }
 
 export interface RejectedDocument {
@@ -340,9 +355,42 @@ export class Collection {
     return removed.length;
   }
 
-  get(id: string): { id: string; fields: Record<string, unknown> } | undefined {
+  get(id: string): { id: string; fields: Record<string, unknown>; version: number; docNumber: number } | undefined {
     const stored = this.store.getDocument(this.record.id, id);
-    return stored ? { id: stored.externalId, fields: stored.fields } : undefined;
+    return stored ? { id: stored.externalId, fields: stored.fields, version: stored.version, docNumber: stored.docNumber } : undefined;
+  }
+
+  /**
+   * Live documents from a doc number on, in doc-number order, with their stored fields, their
+   * sparse vector as {term: weight} (dot-product encoders' single field) and their dense vector.
+   */
+  *documentsFrom(fromDocNumber = 0): Generator<{ docNumber: number; id: string; fields: Record<string, unknown>; sparse: Record<string, number> | undefined; dense: number[] | undefined }> {
+    const withVector = this.encoder.scoring === 'dot';
+    for (const stored of this.store.iterateDocuments(this.record.id, fromDocNumber)) {
+      let sparse: Record<string, number> | undefined;
+      if (withVector) {
+        sparse = {};
+        for (let i = 0; i < stored.indices.length; i++) sparse[this.dictionary.entry(stored.indices[i]!)!.text] = stored.values[i]!;
+      }
+      yield { docNumber: stored.docNumber, id: stored.externalId, fields: stored.fields, sparse, dense: stored.dense ? Array.from(stored.dense) : undefined };
+    }
+  }
+
+  /** A document's dense vector (collections with a dense side whose vectors come with the documents). */
+  denseVectorOf(id: string): number[] | undefined {
+    const stored = this.store.getDocument(this.record.id, id);
+    if (!stored || !this.dense) return undefined;
+    for (const row of this.store.iterateDense(this.record.id, stored.docNumber)) return row.docNumber === stored.docNumber ? Array.from(row.vector) : undefined;
+    return undefined;
+  }
+
+  /** A document's stored sparse vector as {term: weight} (one encoder field; the first when there are several). */
+  sparseVectorOf(id: string): Record<string, number> | undefined {
+    const stored = this.store.getDocument(this.record.id, id);
+    if (!stored) return undefined;
+    const out: Record<string, number> = {};
+    for (let i = 0; i < stored.indices.length; i++) out[this.dictionary.entry(stored.indices[i]!)!.text] = stored.values[i]!;
+    return out;
   }
 
   statistics(): { documents: number; terms: number; fields: { name: string; docCount: number; sumTotalTermFreq: number }[] } {
@@ -427,9 +475,56 @@ export class Collection {
     const started = process.hrtime.bigint();
     const k = checkK(request.k);
     if (request.query === undefined) throw new SparrowError('EMPTY_QUERY', 'the request has no query');
-    const encoded = this.encodeQuery(request.query);
+    const encoded = this.withFieldBoosts(this.encodeQuery(request.query), request);
     const highlighter = request.highlight !== undefined ? this.highlighter(request.highlight, encoded) : undefined;
     return this.withHighlights(this.searchSparse(request, k, encoded, started), highlighter);
+  }
+
+  /** The query with its weights in each encoder field scaled by the request's fieldBoosts. */
+  private withFieldBoosts(encoded: EncodedQuery, request: SearchRequest): EncodedQuery {
+    const boosts = request.fieldBoosts;
+    if (!boosts) return encoded;
+    const names = this.encoder.fieldNames;
+    for (const [name, factor] of Object.entries(boosts)) {
+      if (!names.includes(name)) throw new SparrowError('INVALID_QUERY', `fieldBoosts names ${JSON.stringify(name)}, not a field of this collection's encoder (${names.join(', ')})`);
+      if (typeof factor !== 'number' || !Number.isFinite(factor) || factor < 0) throw new SparrowError('INVALID_QUERY', `the boost of field ${JSON.stringify(name)} must be a finite number >= 0`);
+    }
+    return {
+      terms: encoded.terms.map((terms, field) => {
+        const factor = boosts[names[field]!] ?? (request.onlyBoostedFields ? 0 : 1);
+        if (factor === 1) return terms;
+        const scaled = new Map<string, number>();
+        if (factor > 0) for (const [term, weight] of terms) scaled.set(term, weight * factor);
+        return scaled;
+      }),
+    };
+  }
+
+  /**
+   * Live documents in doc-number order (the order they were last written), under an optional
+   * filter: what an unscored query (match everything, or filters only) lists.
+   */
+  scan(options: { readonly filter?: Filter; readonly offset: number; readonly limit: number }): { ids: string[]; total: number } {
+    this.refreshIfChangedElsewhere();
+    const ids: string[] = [];
+    const end = options.offset + options.limit;
+    if (options.filter !== undefined) {
+      const allow = this.allowList(options.filter, undefined);
+      let i = 0;
+      const documents = this.documents();
+      for (const doc of allow) {
+        if (i >= end) break;
+        if (i >= options.offset) ids.push(documents.externalId(doc));
+        i++;
+      }
+      return { ids, total: allow.size };
+    }
+    let i = 0;
+    this.store.forEachLiveDocument(this.record.id, (_docNumber, externalId) => {
+      if (i >= options.offset && i < end) ids.push(externalId);
+      i++;
+    });
+    return { ids, total: i };
   }
 
   /** Checks the highlight settings before the search runs, so a bad setting costs no search. */
@@ -482,7 +577,7 @@ export class Collection {
     if (!useSparse && !useDense) throw new SparrowError('EMPTY_QUERY', 'the request has no query');
     if (typeof request.query === 'string' && request.query.trim().length === 0) throw new SparrowError('EMPTY_QUERY', 'the query text is empty');
     const [sparseQuery, denseQuery] = await Promise.all([
-      useSparse ? this.encodeQueryAsync(request.query!) : undefined,
+      useSparse ? this.encodeQueryAsync(request.query!).then((encoded) => this.withFieldBoosts(encoded, request)) : undefined,
       useDense ? this.dense!.queryVector({ ...(request.denseVector !== undefined ? { vector: request.denseVector } : {}), ...(text !== undefined ? { text } : {}) }) : undefined,
     ]);
     // A dense-only search by text still highlights the words its sparse encoding would match.
@@ -569,7 +664,7 @@ export class Collection {
     docNumberOf?: Map<string, number>,
   ): SearchResponse {
     const { documents, resolved, warnings, excluded, query, accept } = plan;
-    let result: { docNumbers: Uint32Array; scores: Float64Array };
+    let result: { docNumbers: Uint32Array; scores: Float64Array; matched?: number };
     if (candidates) {
       const top = new TopK(k, (doc) => documents.externalId(doc));
       for (const c of candidates) {
@@ -598,6 +693,8 @@ export class Collection {
       took_ms: elapsedMs(started),
       mode: plan.mode,
       retrieval: 'sparse',
+      // The exact engine counts every match; segments stop early, so only a lower bound is known.
+      total: result.matched !== undefined ? { value: result.matched, relation: 'eq' } : { value: hits.length, relation: 'gte' },
       ...(resolved.unknown.length > 0 ? { unknown_terms: resolved.unknown } : {}),
       ...(warnings.length > 0 ? { warnings } : {}),
     };
@@ -615,7 +712,7 @@ export class Collection {
         ...(request.fields ? { fields: this.selectFields(docNumber, request.fields) } : {}),
       });
     }
-    return { hits, took_ms: elapsedMs(started), mode: 'exact', retrieval: 'dense' };
+    return { hits, took_ms: elapsedMs(started), mode: 'exact', retrieval: 'dense', total: { value: hits.length, relation: 'gte' } };
   }
 
   /**
@@ -657,6 +754,7 @@ export class Collection {
       took_ms: elapsedMs(started),
       mode: sparse.mode,
       retrieval: 'hybrid',
+      total: { value: Math.max(sparse.total?.value ?? 0, hits.length), relation: 'gte' },
       ...(sparse.unknown_terms ? { unknown_terms: sparse.unknown_terms } : {}),
       ...(sparse.warnings ? { warnings: sparse.warnings } : {}),
     };

@@ -54,13 +54,19 @@ export class Engine {
     return this.store.dataDir;
   }
 
-  createCollection(name: string, settings: CollectionSettings = {}): Collection {
+  /**
+   * Creates a collection. `openSearch`, when given, is the mapping and index settings it was made
+   * from through the OpenSearch-compatible API, recorded with it in the same transaction.
+   */
+  createCollection(name: string, settings: CollectionSettings = {}, openSearch?: { mapping: Record<string, unknown>; settings: Record<string, unknown> }): Collection {
     const encoder = normalizeEncoderConfig(settings.encoder ?? {});
     checkEncoderFiles(encoder);
     segmentSettings(settings.index ?? {});
     const dense = settings.dense !== undefined ? { ...denseSettings(settings.dense) } : undefined;
     if (dense) checkDenseEncoderFiles(dense.encoder);
-    const record = this.store.createCollection(name, encoder, settings.index ?? {}, dense);
+    const record = openSearch
+      ? this.store.createOpenSearchIndex(name, { encoder, indexSettings: settings.index ?? {}, ...(dense ? { dense } : {}) }, openSearch.mapping, openSearch.settings)
+      : this.store.createCollection(name, encoder, settings.index ?? {}, dense);
     return this.attach(record);
   }
 

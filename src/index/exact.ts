@@ -17,6 +17,8 @@ export interface ExactSearchOptions {
 export interface ExactResult {
   readonly docNumbers: Uint32Array;
   readonly scores: Float64Array;
+  /** Documents that matched (had a query term and passed accept), not only the k returned. */
+  readonly matched?: number;
 }
 
 export interface TermContribution {
@@ -247,15 +249,17 @@ export class ExactIndex {
     if (k === 0 || this.liveDocs === 0) return { docNumbers: new Uint32Array(0), scores: new Float64Array(0) };
     const touchedCount = this.accumulate(query);
     const accept = options.accept;
+    let matched = 0;
     for (let i = 0; i < touchedCount; i++) {
       const doc = this.touched[i]!;
       if (accept && !accept(doc)) continue;
+      matched++;
       // Lucene sums term scores in double and returns the sum as a float.
       const score = Math.fround(this.accumulators[doc]!);
       if (top.admits(score)) top.push(doc, score);
     }
     const { docs, scores } = top.drain();
-    return { docNumbers: docs, scores };
+    return { docNumbers: docs, scores, matched };
   }
 
   /** Score of one document for a query, term by term (for explain and for tests). */

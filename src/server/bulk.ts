@@ -33,6 +33,79 @@ export interface BulkOptions {
 /** Stored-field names with a meaning in bulk lines; they are not stored. */
 const OPERATION_FIELD = '_op';
 
+/** What became of one queued upsert once its batch was committed. */
+export type WriteOutcome = { readonly result: 'upserted' } | { readonly result: 'error'; readonly code: string; readonly message: string };
+
+/**
+ * The write loop of a bulk request: upserts are queued and, a batch at a time, encoded in the
+ * worker pool and committed in one transaction each; a delete first commits what is queued, so
+ * operations apply in order. Both HTTP doors (sparrow's _bulk and the OpenSearch-compatible one)
+ * write through it.
+ */
+export class BulkWriter {
+  private collection: Collection;
+  private pending: { document: IngestDocument; line: number; done: (outcome: WriteOutcome) => void }[] = [];
+  private readonly pendingIds = new Set<string>();
+  /** Documents written new and written over, over the writer's life. */
+  inserted = 0;
+  updated = 0;
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly collectionName: string,
+    private readonly pool: EncoderPool,
+    private readonly batchSize = 1000,
+  ) {
+    this.collection = engine.collection(collectionName);
+  }
+
+  /** The collection may be deleted while a request waits for the encoders. */
+  current(): Collection {
+    const found = this.engine.findCollection(this.collectionName);
+    if (!found || found.record.id !== this.collection.record.id) {
+      throw new SparrowError('COLLECTION_NOT_FOUND', `collection ${JSON.stringify(this.collectionName)} was deleted during the bulk request`, { collection: this.collectionName });
+    }
+    this.collection = found;
+    return found;
+  }
+
+  /** Whether the id is written already or queued in this request. */
+  exists(id: string): boolean {
+    return this.pendingIds.has(id) || this.current().get(id) !== undefined;
+  }
+
+  async upsert(document: IngestDocument, line: number, done: (outcome: WriteOutcome) => void): Promise<void> {
+    this.pending.push({ document, line, done });
+    this.pendingIds.add(document.id);
+    if (this.pending.length >= this.batchSize) await this.flush();
+  }
+
+  /** Deletes after committing what is queued; returns whether the document existed. */
+  async delete(id: string): Promise<boolean> {
+    await this.flush();
+    return this.current().delete([id]) > 0;
+  }
+
+  async flush(): Promise<void> {
+    if (this.pending.length === 0) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.pendingIds.clear();
+    const documents = batch.map((p) => p.document);
+    const outcomes: EncodingOutcome[] = await this.pool.encode(this.collection.encoder, this.collection.dense, documents);
+    const result = this.current().upsertEncoded(documents, outcomes, batch.map((p) => p.line));
+    this.inserted += result.inserted;
+    this.updated += result.updated;
+    const rejectedLines = new Map(result.rejected.map((r) => [r.line, r]));
+    for (const { line, done } of batch) {
+      const rejection = rejectedLines.get(line);
+      done(rejection ? { result: 'error', code: rejection.code, message: rejection.message } : { result: 'upserted' });
+    }
+    // Let other requests in between batches of a large body.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+}
+
 /**
  * Applies an NDJSON body of upserts (`{"id": ..., fields}`) and deletes (`{"_op": "delete", "id": ...}`)
  * in order. Upserts are encoded in the worker pool and committed a batch per transaction; a bad
@@ -40,44 +113,14 @@ const OPERATION_FIELD = '_op';
  */
 export async function applyBulk(engine: Engine, collectionName: string, body: Readable, options: BulkOptions): Promise<BulkResponse> {
   const started = process.hrtime.bigint();
-  const batchSize = options.batchSize ?? 1000;
   const response: BulkResponse = { took_ms: 0, errors: false, indexed: 0, updated: 0, deleted: 0, not_found: 0, failed: 0, items: [] };
-  let collection = engine.collection(collectionName);
-  let pending: { document: IngestDocument; line: number }[] = [];
+  const writer = new BulkWriter(engine, collectionName, options.pool, options.batchSize ?? 1000);
 
   const fail = (line: number, code: string, message: string, id?: string): void => {
     response.failed++;
     response.items.push({ line, ...(id !== undefined ? { id } : {}), result: 'error', error: { code, message } });
   };
-
-  /** The collection may be deleted while this request waits for the encoders. */
-  const current = (): Collection => {
-    const found = engine.findCollection(collectionName);
-    if (!found || found.record.id !== collection.record.id) {
-      throw new SparrowError('COLLECTION_NOT_FOUND', `collection ${JSON.stringify(collectionName)} was deleted during the bulk request`, { collection: collectionName });
-    }
-    return found;
-  };
-
-  const flush = async (): Promise<void> => {
-    if (pending.length === 0) return;
-    const batch = pending;
-    pending = [];
-    const documents = batch.map((p) => p.document);
-    const outcomes: EncodingOutcome[] = await options.pool.encode(collection.encoder, collection.dense, documents);
-    collection = current();
-    const result = collection.upsertEncoded(documents, outcomes, batch.map((p) => p.line));
-    response.indexed += result.inserted;
-    response.updated += result.updated;
-    const rejectedLines = new Map(result.rejected.map((r) => [r.line, r]));
-    for (const { document, line } of batch) {
-      const rejection = rejectedLines.get(line);
-      if (rejection) fail(line, rejection.code, rejection.message, document.id);
-      else response.items.push({ line, id: document.id, result: 'upserted' });
-    }
-    // Let other requests in between batches of a large body.
-    await new Promise<void>((resolve) => setImmediate(resolve));
-  };
+  const flush = (): Promise<void> => writer.flush();
 
   let lines = 0;
   let lastLine = 0;
@@ -102,6 +145,8 @@ export async function applyBulk(engine: Engine, collectionName: string, body: Re
     throw error;
   }
   await flush();
+  response.indexed = writer.inserted;
+  response.updated = writer.updated;
   response.errors = response.failed > 0;
   response.items.sort((a, b) => a.line - b.line);
   response.took_ms = Math.round(Number(process.hrtime.bigint() - started) / 1000) / 1000;
@@ -117,13 +162,16 @@ export async function applyBulk(engine: Engine, collectionName: string, body: Re
     try {
       if (op === undefined || op === 'upsert') {
         const { [OPERATION_FIELD]: _op, ...raw } = value as Record<string, unknown>;
-        pending.push({ document: toIngestDocument(op === undefined ? value : raw), line: entry.line });
-        if (pending.length >= batchSize) await flush();
+        const document = toIngestDocument(op === undefined ? value : raw);
+        const line = entry.line;
+        await writer.upsert(document, line, (outcome) => {
+          if (outcome.result === 'error') fail(line, outcome.code, outcome.message, document.id);
+          else response.items.push({ line, id: document.id, result: 'upserted' });
+        });
       } else if (op === 'delete') {
         const { id } = toIngestDocument(value);
         await flush();
-        collection = current();
-        if (collection.delete([id]) > 0) {
+        if (await writer.delete(id)) {
           response.deleted++;
           response.items.push({ line: entry.line, id, result: 'deleted' });
         } else {

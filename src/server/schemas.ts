@@ -264,6 +264,11 @@ export const searchResponse = {
   type: 'object',
   required: ['hits', 'took_ms'],
   properties: {
+    total: {
+      type: 'object',
+      description: 'Documents that matched: "eq" when every match was counted (exact answers), "gte" a lower bound (approximate, dense and hybrid answers).',
+      properties: { value: { type: 'integer' }, relation: { type: 'string', enum: ['eq', 'gte'] } },
+    },
     hits: {
       type: 'array',
       items: {

@@ -172,6 +172,25 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE jobs ADD COLUMN result TEXT; -- JSON, NULL for indexing jobs
     `,
   },
+  {
+    version: 8,
+    description: 'document versions, OpenSearch index mappings and search pipelines',
+    sql: `
+      -- 1 when a document is first written, one more each time it is replaced.
+      ALTER TABLE documents ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+      -- A collection made through the OpenSearch-compatible API keeps the mapping it was made from.
+      CREATE TABLE opensearch_indices (
+        collection_id  INTEGER PRIMARY KEY REFERENCES collections(id) ON DELETE CASCADE,
+        mapping        TEXT NOT NULL, -- JSON, as accepted (normalized)
+        settings       TEXT NOT NULL  -- JSON index settings as given
+      );
+      CREATE TABLE search_pipelines (
+        name        TEXT PRIMARY KEY,
+        body        TEXT NOT NULL,  -- JSON, as given
+        updated_at  TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 export function migrate(db: Database): { from: number; to: number } {

@@ -38,6 +38,8 @@ export interface StoredDocument {
   readonly indices: Uint32Array;
   readonly values: Float32Array;
   readonly fieldLengths: Uint32Array;
+  /** 1 when first written, one more each time the document is replaced. */
+  readonly version: number;
 }
 
 /** What one committed batch changed, so in-memory indexes can follow without re-reading the database. */
@@ -162,9 +164,59 @@ export class Store {
       this.db.prepare('DELETE FROM terms WHERE collection_id = ?').run(collection.id);
       this.db.prepare('DELETE FROM field_stats WHERE collection_id = ?').run(collection.id);
       this.db.prepare('DELETE FROM segments WHERE collection_id = ?').run(collection.id);
+      this.db.prepare('DELETE FROM opensearch_indices WHERE collection_id = ?').run(collection.id);
       this.db.prepare('DELETE FROM collections WHERE id = ?').run(collection.id);
     })();
     return true;
+  }
+
+  // ---- OpenSearch-compatible API: index mappings and search pipelines -------------------------
+
+  /** Creates a collection and records the OpenSearch mapping it was made from, in one transaction. */
+  createOpenSearchIndex(
+    name: string,
+    collection: { encoder: Record<string, unknown>; indexSettings: Record<string, unknown>; dense?: Record<string, unknown> },
+    mapping: Record<string, unknown>,
+    settings: Record<string, unknown>,
+  ): CollectionRecord {
+    return this.db.transaction(() => {
+      const record = this.createCollection(name, collection.encoder, collection.indexSettings, collection.dense);
+      this.db.prepare('INSERT INTO opensearch_indices (collection_id, mapping, settings) VALUES (?, ?, ?)').run(record.id, JSON.stringify(mapping), JSON.stringify(settings));
+      return record;
+    })();
+  }
+
+  /** The mapping and settings a collection was made from through the OpenSearch API, if it was. */
+  openSearchIndex(collectionId: number): { mapping: Record<string, unknown>; settings: Record<string, unknown> } | undefined {
+    const row = this.db.prepare('SELECT mapping, settings FROM opensearch_indices WHERE collection_id = ?').get(collectionId) as { mapping: string; settings: string } | undefined;
+    return row ? { mapping: JSON.parse(row.mapping) as Record<string, unknown>, settings: JSON.parse(row.settings) as Record<string, unknown> } : undefined;
+  }
+
+  updateOpenSearchMapping(collectionId: number, mapping: Record<string, unknown>): void {
+    this.db.prepare('UPDATE opensearch_indices SET mapping = ? WHERE collection_id = ?').run(JSON.stringify(mapping), collectionId);
+  }
+
+  putSearchPipeline(name: string, body: Record<string, unknown>): boolean {
+    const existed = this.getSearchPipeline(name) !== undefined;
+    this.db
+      .prepare('INSERT INTO search_pipelines (name, body, updated_at) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at')
+      .run(name, JSON.stringify(body), new Date().toISOString());
+    return !existed;
+  }
+
+  getSearchPipeline(name: string): Record<string, unknown> | undefined {
+    const row = this.db.prepare('SELECT body FROM search_pipelines WHERE name = ?').get(name) as { body: string } | undefined;
+    return row ? (JSON.parse(row.body) as Record<string, unknown>) : undefined;
+  }
+
+  listSearchPipelines(): Record<string, Record<string, unknown>> {
+    const out: Record<string, Record<string, unknown>> = {};
+    for (const row of this.db.prepare('SELECT name, body FROM search_pipelines ORDER BY name').all() as { name: string; body: string }[]) out[row.name] = JSON.parse(row.body) as Record<string, unknown>;
+    return out;
+  }
+
+  deleteSearchPipeline(name: string): boolean {
+    return this.db.prepare('DELETE FROM search_pipelines WHERE name = ?').run(name).changes > 0;
   }
 
   // ---- term dictionary ----------------------------------------------------------------------
@@ -208,6 +260,7 @@ export class Store {
       let docNumber = next;
       for (const write of writes) {
         const old = s.documentByExternalId.get(collectionId, write.externalId) as DocumentRow | undefined;
+        const version = old ? (old.version ?? 1) + 1 : 1;
         if (old) {
           const previous = documentFromRow(old);
           removed.push(previous);
@@ -226,6 +279,7 @@ export class Store {
           encodeLengths(write.fieldLengths),
           write.dense ? Buffer.from(write.dense.buffer, write.dense.byteOffset, write.dense.byteLength) : null,
           now,
+          version,
         );
         accumulateStats(write.fieldLengths, +1, fieldDelta);
         added.push({ docNumber, write });
@@ -291,7 +345,7 @@ export class Store {
   }
 
   /** Vectors of live documents with doc numbers in [from, to], in doc-number order. */
-  *iterateVectorsInRange(collectionId: number, from: number, to: number): Generator<Omit<StoredDocument, 'fields'>> {
+  *iterateVectorsInRange(collectionId: number, from: number, to: number): Generator<Omit<StoredDocument, 'fields' | 'version'>> {
     for (const row of this.statements.vectorsInRange.iterate(collectionId, from, to) as Iterable<Omit<DocumentRow, 'fields'>>) {
       const { indices, values } = decodeVector(row.vector);
       yield { docNumber: row.doc_number, externalId: row.external_id, indices, values, fieldLengths: decodeLengths(row.field_lengths) };
@@ -358,8 +412,23 @@ export class Store {
     }
   }
 
+  /**
+   * Live documents with doc numbers from `fromDocNumber`, in doc-number order, whole: stored
+   * fields, sparse vector and dense vector (what an export writes out).
+   */
+  *iterateDocuments(collectionId: number, fromDocNumber = 0): Generator<StoredDocument & { dense: Float32Array | undefined }> {
+    for (const row of this.db.prepare('SELECT * FROM documents WHERE collection_id = ? AND doc_number >= ? ORDER BY doc_number').iterate(collectionId, fromDocNumber) as Iterable<DocumentRow & { dense: Buffer | null }>) {
+      let dense: Float32Array | undefined;
+      if (row.dense) {
+        dense = new Float32Array(row.dense.byteLength / 4);
+        new Uint8Array(dense.buffer).set(row.dense);
+      }
+      yield { ...documentFromRow(row), dense };
+    }
+  }
+
   /** Streams every live document in doc-number order, without stored fields. */
-  *iterateVectors(collectionId: number): Generator<Omit<StoredDocument, 'fields'>> {
+  *iterateVectors(collectionId: number): Generator<Omit<StoredDocument, 'fields' | 'version'>> {
     for (const row of this.statements.allVectors.iterate(collectionId) as Iterable<Omit<DocumentRow, 'fields'>>) {
       const { indices, values } = decodeVector(row.vector);
       yield { docNumber: row.doc_number, externalId: row.external_id, indices, values, fieldLengths: decodeLengths(row.field_lengths) };
@@ -392,6 +461,7 @@ interface DocumentRow {
   fields: string;
   vector: Buffer;
   field_lengths: Buffer;
+  version: number;
 }
 
 function collectionFromRow(row: CollectionRow): CollectionRecord {
@@ -414,6 +484,7 @@ function documentFromRow(row: DocumentRow): StoredDocument {
     indices,
     values,
     fieldLengths: decodeLengths(row.field_lengths),
+    version: row.version ?? 1,
   };
 }
 
@@ -465,7 +536,7 @@ function prepareStatements(db: Database) {
     liveDocuments: statement('SELECT doc_number, external_id FROM documents INDEXED BY documents_by_number WHERE collection_id = ? ORDER BY doc_number'),
     deleteDocument: statement('DELETE FROM documents WHERE collection_id = ? AND doc_number = ?'),
     insertDocument: statement(
-      'INSERT INTO documents (collection_id, doc_number, external_id, fields, vector, field_lengths, dense, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO documents (collection_id, doc_number, external_id, fields, vector, field_lengths, dense, updated_at, version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     ),
     vectorsInRange: statement(
       'SELECT doc_number, external_id, vector, field_lengths FROM documents WHERE collection_id = ? AND doc_number BETWEEN ? AND ? ORDER BY doc_number',

@@ -16,6 +16,8 @@ import { StaticEmbeddingEncoder } from '../encoders/static-embeddings.js';
 import { checkModelFolder } from '../encoders/model-files.js';
 import { openBeirFolder } from '../jobs/beir.js';
 import { ProgressBar, ingestDetail, segmentDetail } from './progress.js';
+import { EncoderPool } from '../jobs/encoder-pool.js';
+import { DEFAULT_CHUNK_DOCUMENTS, exportCollection, importExport } from '../opensearch/export.js';
 
 /** Exit codes: 0 done; 1 failed; 2 bad usage; 3 finished, but some input lines were rejected. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, partial: 3 } as const;
@@ -77,6 +79,13 @@ Usage:
   sparrow idf FILE|BEIR_DIR --model DIR --out idf.json   IDF table of a corpus over a model's tokenizer
                                                       (for --query-mode inference-free)
   sparrow collections                                 list collections
+  sparrow export opensearch COLLECTION --out DIR      the collection as an OpenSearch index: DIR/index.json
+                                 (PUT /INDEX body) and DIR/bulk-NNNNN.ndjson (POST /INDEX/_bulk bodies);
+                                 resumes where a killed export stopped (docs/opensearch.md)
+      --index NAME               the index name (default: the collection's, lower case)
+      --chunk-docs N             documents per bulk file (default 10000)
+      --sparse-type sparse_vector|rank_features   sparse field type (default sparse_vector, seismic)
+  sparrow import opensearch DIR [--collection NAME]   a new collection from such an export
 
 Common options:
   --data-dir DIR   data directory (default $SPARROW_DATA_DIR or ./data)
@@ -731,6 +740,57 @@ async function commandCollections(args: string[]): Promise<number> {
   }
 }
 
+async function commandExport(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, {
+    out: { type: 'string' },
+    index: { type: 'string' },
+    'chunk-docs': { type: 'string' },
+    'sparse-type': { type: 'string' },
+  });
+  if (values.help) return help();
+  const [target, name] = positionals;
+  if (target !== 'opensearch' || !name || positionals.length > 2) throw new UsageError('usage: sparrow export opensearch COLLECTION --out DIR');
+  if (!values.out) throw new UsageError('export needs --out DIR');
+  const sparseType = (values['sparse-type'] as string | undefined) ?? 'sparse_vector';
+  if (sparseType !== 'sparse_vector' && sparseType !== 'rank_features') throw new UsageError('--sparse-type must be sparse_vector or rank_features');
+  const chunkDocuments = positiveInt(values['chunk-docs'], '--chunk-docs') ?? DEFAULT_CHUNK_DOCUMENTS;
+  const engine = Engine.open(dataDirOf(values));
+  try {
+    const manifest = exportCollection(engine.collection(name), {
+      out: values.out as string,
+      chunkDocuments,
+      sparseType,
+      ...(values.index ? { index: values.index as string } : {}),
+      onChunk: (chunk, m) => {
+        if (!values.json) process.stderr.write(`${chunk.file}: ${chunk.documents} documents (${m.documents} so far)\n`);
+      },
+    });
+    if (values.json) process.stdout.write(JSON.stringify(manifest, null, 2) + '\n');
+    else process.stdout.write(`exported ${manifest.documents} documents of ${name} as index ${manifest.index} in ${manifest.chunks.length} bulk files to ${path.resolve(values.out as string)}\n`);
+    return EXIT.ok;
+  } finally {
+    engine.close();
+  }
+}
+
+async function commandImport(args: string[]): Promise<number> {
+  const { values, positionals } = parse(args, { collection: { type: 'string' } });
+  if (values.help) return help();
+  const [source, dir] = positionals;
+  if (source !== 'opensearch' || !dir || positionals.length > 2) throw new UsageError('usage: sparrow import opensearch DIR [--collection NAME]');
+  const engine = Engine.open(dataDirOf(values));
+  const pool = new EncoderPool(0);
+  try {
+    const result = await importExport(engine, pool, dir, { ...(values.collection ? { collection: values.collection as string } : {}) });
+    if (values.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+    else process.stdout.write(`imported ${result.documents} documents into ${result.collection}${result.failed ? `, ${result.failed} refused` : ''}\n`);
+    return result.failed > 0 ? EXIT.partial : EXIT.ok;
+  } finally {
+    await pool.close();
+    engine.close();
+  }
+}
+
 async function commandTune(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     'target-recall': { type: 'string' },
@@ -848,6 +908,10 @@ export async function main(argv: string[]): Promise<number> {
         return await commandIdf(args);
       case 'serve':
         return await commandServe(args);
+      case 'export':
+        return await commandExport(args);
+      case 'import':
+        return await commandImport(args);
       case undefined:
       case 'help':
       case '--help':

@@ -20,6 +20,7 @@ import { Metrics } from './metrics.js';
 import { RateLimiter, type RateLimitSettings } from './rate-limit.js';
 import * as schemas from './schemas.js';
 import { highlightRequest, type HttpHighlight } from './schemas.js';
+import { openSearchRoutes } from '../opensearch/routes.js';
 import { segmentCounts, storedDocumentBytes } from './statistics.js';
 
 export interface AppOptions {
@@ -202,6 +203,9 @@ export function buildApp(options: AppOptions): FastifyInstance {
     },
   });
   void app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+
+  // The OpenSearch-compatible API: its own body parsing and error shapes, the same auth and limits.
+  void app.register(openSearchRoutes, { prefix: '/_os', engine, pool, bulkBytes: limits.bulkBytes });
 
   void app.register(async (api) => {
     registerOperations(api);

@@ -19,6 +19,8 @@ export const ERROR_TABLE: Readonly<Record<string, ErrorSpec>> = {
   TOO_MANY_QUERY_TERMS: { status: 400, description: 'The query has more distinct terms than the server allows.' },
   TEXT_QUERY_UNSUPPORTED: { status: 400, description: 'The collection holds precomputed vectors and has no text encoder: send the query as {"token": weight}.' },
   INVALID_MODE: { status: 400, description: 'The search mode is not auto, exact, approximate or safe.' },
+  INVALID_EXPORT: { status: 400, description: 'An OpenSearch export folder is not complete, not a sparrow export, or a file in it does not match its SHA-256 (sparrow import opensearch).' },
+  EXPORT_MISMATCH: { status: 400, description: 'The export folder holds an export of another collection or with other settings; export into an empty folder or with the same settings to resume.' },
   INVALID_HIGHLIGHT: { status: 400, description: 'A highlight setting is out of range or unknown (fragment size and count, order, encoder, format).' },
   INVALID_FILTER: { status: 400, description: 'The filter does not follow the filter grammar (see docs/api.md).' },
   FILTER_TOO_COMPLEX: { status: 400, description: 'The filter nests deeper or has more clauses or values than the server allows.' },

@@ -194,6 +194,10 @@ t.test('documents, _source filtering, updates, deletes, multi_match and filters'
   const again = await failure(client.delete({ index: 'papers', id: 'p1' }));
   t.same([again.status, again.body.result], [404, 'not_found']);
 
+  await client.index({ index: 'papers', id: 'p5', body: { title: 'Owls', year: '2030', meta: { open: 'true' } } });
+  const coerced = await client.search({ index: 'papers', body: { query: { bool: { filter: [{ range: { year: { gte: 2025 } } }, { term: { 'meta.open': true } }] } } } });
+  t.same(coerced.body.hits.hits.map((h: { _id: string }) => h._id), ['p5'], 'numeric and boolean strings filter as numbers and booleans');
+  await client.delete({ index: 'papers', id: 'p5' });
   const strict = await failure(client.index({ index: 'papers', id: 'p4', body: { title: 'x', colour: 'red' } }));
   t.same([strict.status, strict.body.error.type], [400, 'strict_dynamic_mapping_exception'], 'dynamic strict refuses an unmapped field');
   const wrongType = await failure(client.index({ index: 'papers', id: 'p4', body: { title: 'x', year: 'soon' } }));

@@ -76,19 +76,27 @@ export function checkSource(index: OpenSearchIndex, id: string, source: unknown)
         case 'keyword':
           for (const v of Array.isArray(value) ? value : [value]) if (typeof v === 'object' && v !== null) throw fieldError(path, info.type, id, value);
           break;
-        case 'number':
-          for (const v of Array.isArray(value) ? value : [value]) {
+        case 'number': {
+          const coerced = (Array.isArray(value) ? value : [value]).map((v) => {
             const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
             if (typeof n !== 'number' || !Number.isFinite(n)) throw fieldError(path, info.type, id, v);
-            if (['long', 'integer', 'short', 'byte', 'unsigned_long'].includes(info.type) && !Number.isInteger(n) && typeof v !== 'string') {
-              // OpenSearch truncates a decimal given to an integer field; sparrow refuses rather than store a different value.
-              throw fieldError(path, info.type, id, v);
-            }
-          }
+            // OpenSearch truncates a decimal given to an integer field; sparrow refuses rather than store a different value.
+            if (['long', 'integer', 'short', 'byte', 'unsigned_long'].includes(info.type) && !Number.isInteger(n)) throw fieldError(path, info.type, id, v);
+            return n;
+          });
+          // Numeric strings are stored as numbers, so range and term filters compare them as numbers.
+          node[key] = Array.isArray(value) ? coerced : coerced[0];
           break;
-        case 'boolean':
-          for (const v of Array.isArray(value) ? value : [value]) if (typeof v !== 'boolean' && v !== 'true' && v !== 'false' && v !== '') throw fieldError(path, info.type, id, v);
+        }
+        case 'boolean': {
+          const coerced = (Array.isArray(value) ? value : [value]).map((v) => {
+            if (typeof v === 'boolean') return v;
+            if (v === 'true' || v === 'false') return v === 'true';
+            throw fieldError(path, info.type, id, v);
+          });
+          node[key] = Array.isArray(value) ? coerced : coerced[0];
           break;
+        }
         case 'date':
           for (const v of Array.isArray(value) ? value : [value]) if (typeof v !== 'string' && typeof v !== 'number') throw fieldError(path, info.type, id, v);
           break;
@@ -114,8 +122,10 @@ export function checkSource(index: OpenSearchIndex, id: string, source: unknown)
       }
     }
   };
-  walk(source as Record<string, unknown>, '');
-  return source as Record<string, unknown>;
+  // Checked and coerced on a copy: the caller's object stays as it was sent.
+  const copy = structuredClone(source as Record<string, unknown>);
+  walk(copy, '');
+  return copy;
 }
 
 /** OpenSearch's partial update: objects merge key by key, everything else is replaced. */

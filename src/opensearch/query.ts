@@ -183,7 +183,7 @@ function checkScoredText(plan: IndexPlan, field: string, clause: string): void {
     throw unsupported(`[${clause}] on [${field}]`, `its text is copied into [${plan.copyTarget}] and scored there; search [${plan.copyTarget}]`);
   }
   if (!info || info.kind !== 'text' || info.path !== field) {
-    throw unsupported(`[${clause}] on [${field}]`, info ? `it is a ${info.type} field; BM25 runs on the text fields ${plan.textFields.join(', ') || '(none)'}` : `no text field [${field}] in the mapping (text fields: ${plan.textFields.join(', ') || 'none'})`);
+    throw unsupported(`[${clause}] on [${field}]`, info ? `it is ${/^[aeiou]/u.test(info.type) ? 'an' : 'a'} ${info.type} field; BM25 runs on the text fields ${plan.textFields.join(', ') || '(none)'}` : `no text field [${field}] in the mapping (text fields: ${plan.textFields.join(', ') || 'none'})`);
   }
 }
 

@@ -25,7 +25,7 @@ import path from 'node:path';
 import { compileLuceneHarness } from './lucene-jars.js';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { EnglishAnalyzer } from '../src/analysis/english-analyzer.js';
-import { generateSynthetic } from '../src/bench/synthetic.js';
+import { generateSynthetic } from './synthetic.js';
 import { plotRecallLatency } from '../src/eval/png-plot.js';
 import { DEFAULT_HEAP_FACTORS, DEFAULT_QUERY_CUTS } from '../src/eval/recall-tune.js';
 import { buildSeismicIndexParallel } from '../src/index/seismic/build-parallel.js';

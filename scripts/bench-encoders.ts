@@ -22,7 +22,7 @@ import { spladePool, type SpladeEncoder } from '../src/encoders/splade.js';
 import { StaticEmbeddingEncoder, staticEmbeddingsConfig } from '../src/encoders/static-embeddings.js';
 import { ExactDenseIndex } from '../src/index/dense/exact.js';
 import { HnswDenseIndex, hnswAvailable } from '../src/index/dense/hnsw.js';
-import { SeededRandom } from '../src/index/seismic/random.js';
+import { SeededRandom } from '../src/common/random.js';
 import { DEFAULT_TOKENIZER_DIR } from './build-tiny-model.js';
 import { writeTinyModelFolder } from './tiny-model/tiny-bert.js';
 

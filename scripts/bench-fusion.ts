@@ -6,7 +6,7 @@
  *   node dist/scripts/bench-fusion.js [--depth 1000] [--queries 300] [--k 1000]
  */
 import { fuse, fusionSpec, type RankedList } from '../src/fusion/fuse.js';
-import { SeededRandom } from '../src/index/seismic/random.js';
+import { SeededRandom } from '../src/common/random.js';
 
 function argument(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);

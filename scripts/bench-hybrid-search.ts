@@ -17,7 +17,7 @@ import { Engine } from '../src/engine/engine.js';
 import { readQueries } from '../src/eval/beir-eval.js';
 import { openBeirFolder } from '../src/jobs/beir.js';
 import { ingestFile } from '../src/jobs/ingest.js';
-import { openInput, readJsonLines } from '../src/jobs/json-lines.js';
+import { openInput, readJsonLines } from '../src/common/json-lines.js';
 
 function argument(name: string, fallback: number): number {
   const at = process.argv.indexOf(`--${name}`);

@@ -39,7 +39,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateSynthetic } from '../src/bench/synthetic.js';
+import { generateSynthetic } from './synthetic.js';
 import { rowOf } from '../src/index/sparse-matrix.js';
 import { compileLuceneHarness } from './lucene-jars.js';
 

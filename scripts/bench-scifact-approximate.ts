@@ -16,7 +16,7 @@ import { openBeirFolder } from '../src/jobs/beir.js';
 import { evaluate } from '../src/eval/metrics.js';
 import { readQrels } from '../src/eval/trec-files.js';
 import { summarizeLatencies } from '../src/eval/latency.js';
-import { openInput, readJsonLines } from '../src/jobs/json-lines.js';
+import { openInput, readJsonLines } from '../src/common/json-lines.js';
 
 const { values } = parseArgs({
   options: { data: { type: 'string' }, repeat: { type: 'string' }, 'segment-docs': { type: 'string' } },

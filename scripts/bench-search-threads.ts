@@ -13,7 +13,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { generateSynthetic } from '../src/bench/synthetic.js';
+import { generateSynthetic } from './synthetic.js';
 import { Engine } from '../src/engine/engine.js';
 import { rowOf, type SparseMatrix } from '../src/index/sparse-matrix.js';
 

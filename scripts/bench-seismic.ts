@@ -13,7 +13,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { generateSynthetic } from '../src/bench/synthetic.js';
+import { generateSynthetic } from './synthetic.js';
 import { plotRecallLatency } from '../src/eval/png-plot.js';
 import { buildSeismicIndex } from '../src/index/seismic/build.js';
 import { ExhaustiveSearcher } from '../src/index/seismic/exhaustive.js';

@@ -1,7 +1,7 @@
 /**
- * Compiles the dense scan kernel (src/index/dense/dense-kernel.wat) with binaryen (in
+ * Compiles the dense scan kernel (src/scoring/dense/dense-kernel.wat) with binaryen (in
  * node_modules through assemblyscript) and writes its bytes, base64, into
- * src/index/dense/dense-kernel-wasm.ts, so the kernel ships inside the compiled sources and needs
+ * src/scoring/dense/dense-kernel-wasm.ts, so the kernel ships inside the compiled sources and needs
  * no build step of its own. Re-run after editing the .wat; a test checks the two agree.
  *
  *   node dist/scripts/build-dense-wasm.js
@@ -11,8 +11,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const WAT_FILE = path.join(root, 'src', 'index', 'dense', 'dense-kernel.wat');
-export const OUTPUT_FILE = path.join(root, 'src', 'index', 'dense', 'dense-kernel-wasm.ts');
+export const WAT_FILE = path.join(root, 'src', 'scoring', 'dense', 'dense-kernel.wat');
+export const OUTPUT_FILE = path.join(root, 'src', 'scoring', 'dense', 'dense-kernel-wasm.ts');
 
 /** The .wat compiled to wasm bytes (SIMD enabled, validated, optimized). */
 export async function compileDenseKernel(): Promise<Uint8Array> {

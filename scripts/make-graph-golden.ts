@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { HnswDenseIndex } from '../src/index/dense/hnsw.js';
-import { SeededRandom } from '../src/index/seismic/random.js';
+import { SeededRandom } from '../src/common/random.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const folder = path.resolve(here, '../../index-format/dense-graph/v1');

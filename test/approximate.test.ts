@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { generateSynthetic } from '../src/bench/synthetic.js';
+import { generateSynthetic } from '../scripts/synthetic.js';
 import { Engine } from '../src/engine/engine.js';
 import { buildApp } from '../src/server/app.js';
 import type { Collection } from '../src/engine/collection.js';

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import t from 'tap';
+import { SeededRandom } from '../src/common/random.js';
 import { cliPath } from './support/paths.js';
 import { tempDir } from './support/tmp.js';
 
@@ -42,6 +43,10 @@ t.test('bad input: clear messages, non-zero exits, never a stack trace', async (
     ['unknown collection', ['search', 'nope', 'x'], 1, /\[COLLECTION_NOT_FOUND\]/],
     ['empty query', ['search', 'c', ''], 1, /\[EMPTY_QUERY\]/],
     ['bad k', ['search', 'c', 'x', '-k', 'many'], 2, /-k must be a positive integer/],
+    ['heap factor above 1', ['search', 'c', 'x', '--heap-factor', '1.5'], 2, /--heap-factor must be a number from 0 \(never skip a block\) to 1/],
+    ['heap factor not a number', ['search', 'c', 'x', '--heap-factor', 'high'], 2, /--heap-factor must be a number/],
+    ['query cut 0', ['search', 'c', 'x', '--query-cut', '0'], 2, /--query-cut must be a positive integer/],
+    ['knn out of range', ['search', 'c', 'x', '--knn', '999'], 2, /--knn must be a whole number from 0 to 256/],
     ['unknown command', ['frobnicate'], 2, /unknown command/],
     ['unknown option', ['search', 'c', 'x', '--colour'], 2, /Unknown option/],
     ['not a BEIR folder', ['eval', 'beir', dir, '--out', path.join(dir, 'out')], 1, /\[NOT_A_BEIR_FOLDER\]/],
@@ -101,4 +106,31 @@ t.test('a run killed half-way keeps every committed batch, and a rerun duplicate
   t.equal((db2.prepare('SELECT count(*) AS n FROM documents').get() as { n: number }).n, total);
   t.equal((db2.prepare('SELECT count(DISTINCT external_id) AS n FROM documents').get() as { n: number }).n, total);
   db2.close();
+});
+
+t.test('--query-cut and --heap-factor reach the approximate index', async (t) => {
+  const dir = tempDir(t);
+  const data = path.join(dir, 'data');
+  const random = new SeededRandom(7);
+  const next = () => random.nextFloat();
+  const vector = (terms: number) => Object.fromEntries(Array.from({ length: terms }, () => [`t${Math.floor(next() * 400)}`, Math.round((0.05 + next()) * 1000) / 1000]));
+  fs.writeFileSync(path.join(dir, 'docs.jsonl'), Array.from({ length: 3000 }, (_, i) => JSON.stringify({ id: `d${i}`, vector: vector(40) })).join('\n') + '\n');
+  fs.writeFileSync(path.join(dir, 'queries.jsonl'), Array.from({ length: 30 }, (_, i) => JSON.stringify({ id: `q${i}`, vector: vector(12) })).join('\n') + '\n');
+  const indexed = sparrow(data, ['index', 'v', '--vectors', path.join(dir, 'docs.jsonl'), '--index-settings', '{"segmentMinDocs": 500, "build": {"forwardValues": "f32", "pruning": "fixed", "postingCap": 4294967295}}', '--build-segments']);
+  t.equal(indexed.code, 0, indexed.stderr);
+  const run = (name: string, flags: string[]) => {
+    const out = path.join(dir, `${name}.run`);
+    const r = sparrow(data, ['search', 'v', '--vectors', path.join(dir, 'queries.jsonl'), '-k', '10', '--out', out, ...flags]);
+    t.equal(r.code, 0, r.stderr);
+    const stats = JSON.parse(fs.readFileSync(`${out}.latency.json`, 'utf8')) as { approximate?: { queryCut?: number; heapFactor?: number } };
+    return { lines: fs.readFileSync(out, 'utf8').trim().split('\n').map((l) => l.split(' ').slice(0, 3).join(' ')), stats };
+  };
+  const exact = run('exact', ['--mode', 'exact']);
+  const everything = run('everything', ['--mode', 'approximate', '--query-cut', '100', '--heap-factor', '0']);
+  const coarse = run('coarse', ['--mode', 'approximate', '--query-cut', '1', '--heap-factor', '1']);
+  t.same(everything.stats.approximate, { queryCut: 100, heapFactor: 0 }, 'the run records the flags it was given');
+  // Lists unpruned, every query term, no block skipped: the exact hits (sums may differ in the last bit, so as sets).
+  t.same([...everything.lines].sort(), [...exact.lines].sort(), 'heap factor 0 and every query term: the exact answer');
+  const overlap = coarse.lines.filter((l) => exact.lines.includes(l)).length / exact.lines.length;
+  t.ok(overlap < 0.9, `one query term and the most skipping: a different answer (${(overlap * 100).toFixed(0)}% of the exact hits)`);
 });

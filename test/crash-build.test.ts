@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import t from 'tap';
-import { generateSynthetic } from '../src/bench/synthetic.js';
+import { generateSynthetic } from '../scripts/synthetic.js';
 import { Engine } from '../src/engine/engine.js';
 import { rowOf } from '../src/index/sparse-matrix.js';
 import { cliPath } from './support/paths.js';

@@ -8,7 +8,7 @@ import t from 'tap';
 import { MIGRATIONS } from '../src/store/migrations.js';
 import { DATABASE_FILE, Store } from '../src/store/store.js';
 import { encodeVector } from '../src/store/vector-codec.js';
-import { SeededRandom } from '../src/index/seismic/random.js';
+import { SeededRandom } from '../src/common/random.js';
 import { repoRoot } from './support/paths.js';
 import { tempDir } from './support/tmp.js';
 

@@ -7,7 +7,7 @@ import { toIngestDocument } from '../src/engine/documents.js';
 import { Engine } from '../src/engine/engine.js';
 import { checkGraphFile, GRAPH_FOOTER_BYTES, GraphFileError, type GraphFileProblem } from '../src/index/dense/graph-file.js';
 import { HnswDenseIndex, hnswAvailable } from '../src/index/dense/hnsw.js';
-import { SeededRandom } from '../src/index/seismic/random.js';
+import { SeededRandom } from '../src/common/random.js';
 import { runCli } from './support/cli.js';
 import { repoRoot } from './support/paths.js';
 import { tempDir } from './support/tmp.js';

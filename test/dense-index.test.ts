@@ -1,9 +1,9 @@
 import t from 'tap';
 import { ExactDenseIndex, type DenseMetric } from '../src/index/dense/exact.js';
 import { HnswDenseIndex, hnswAvailable } from '../src/index/dense/hnsw.js';
-import { quantizeInt8 } from '../src/index/dense/kernels.js';
-import { SeededRandom } from '../src/index/seismic/random.js';
-import { DENSE_KERNEL_WASM_BASE64 } from '../src/index/dense/dense-kernel-wasm.js';
+import { quantizeInt8 } from '../src/scoring/dense/kernels.js';
+import { SeededRandom } from '../src/common/random.js';
+import { DENSE_KERNEL_WASM_BASE64 } from '../src/scoring/dense/dense-kernel-wasm.js';
 import { compileDenseKernel } from '../scripts/build-dense-wasm.js';
 
 function randomVectors(random: SeededRandom, count: number, dimension: number): Float32Array[] {

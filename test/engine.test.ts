@@ -2,7 +2,7 @@ import t from 'tap';
 import { Engine } from '../src/engine/engine.js';
 import { toIngestDocument } from '../src/engine/documents.js';
 import { sortedVector } from '../src/engine/dictionary.js';
-import { SeededRandom } from '../src/index/seismic/random.js';
+import { SeededRandom } from '../src/common/random.js';
 import { tempDir } from './support/tmp.js';
 
 const docs = (rows: Record<string, unknown>[]) => rows.map(toIngestDocument);

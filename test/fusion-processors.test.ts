@@ -1,6 +1,6 @@
 import t from 'tap';
 import { processHybrid } from '../src/fusion/processors.js';
-import { SeededRandom } from '../src/index/seismic/random.js';
+import { SeededRandom } from '../src/common/random.js';
 
 const hits = (pairs: [string, number][]) => pairs.map(([id, score]) => ({ id, score }));
 

@@ -7,7 +7,7 @@ import { createEncoder } from '../src/encoders/registry.js';
 import type { SpladeEncoder } from '../src/encoders/splade.js';
 import { ingestFile } from '../src/jobs/ingest.js';
 import { buildApp } from '../src/server/app.js';
-import { SeededRandom } from '../src/index/seismic/random.js';
+import { SeededRandom } from '../src/common/random.js';
 import { tinyModelFolder } from './support/tiny-model.js';
 import { tempDir } from './support/tmp.js';
 import { runCli } from './support/cli.js';

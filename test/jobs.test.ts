@@ -72,7 +72,7 @@ for (const gzip of [false, true]) {
     const first = await runIngestion(collection, file, {
       batchSize: 100,
       pool,
-      checkpoint: { db: engine.store.db, save: (batch) => checkpoints.push(batch) },
+      checkpoint: { transaction: (work) => engine.store.transaction(work), save: (batch) => checkpoints.push(batch) },
       shouldStop: () => checkpoints.length >= 4,
     });
     t.ok(first.interrupted);

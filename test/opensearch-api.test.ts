@@ -3,7 +3,7 @@ import path from 'node:path';
 import { Client } from '@opensearch-project/opensearch';
 import t from 'tap';
 import { readRun } from '../src/eval/trec-files.js';
-import { SeededRandom } from '../src/index/seismic/random.js';
+import { SeededRandom } from '../src/common/random.js';
 import { hasScifact, scifactDir, sharedDir } from './support/paths.js';
 import { call, startServer, type Server } from './support/server.js';
 import { tinyModelFolder } from './support/tiny-model.js';

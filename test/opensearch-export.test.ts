@@ -5,7 +5,7 @@ import path from 'node:path';
 import t from 'tap';
 import { Engine } from '../src/engine/engine.js';
 import type { ExportManifest } from '../src/opensearch/export.js';
-import { SeededRandom } from '../src/index/seismic/random.js';
+import { SeededRandom } from '../src/common/random.js';
 import { cliPath, hasScifact, repoRoot, scifactDir } from './support/paths.js';
 import { tempDir } from './support/tmp.js';
 

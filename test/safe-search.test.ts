@@ -1,12 +1,12 @@
 import t from 'tap';
-import { generateSynthetic } from '../src/bench/synthetic.js';
+import { generateSynthetic } from '../scripts/synthetic.js';
 import { Engine } from '../src/engine/engine.js';
 import { buildApp } from '../src/server/app.js';
 import { buildSeismicIndex } from '../src/index/seismic/build.js';
 import { f16DecodeTable } from '../src/index/seismic/f16.js';
 import type { SeismicIndexData } from '../src/index/seismic/index-data.js';
 import { WasmSeismicSearcher } from '../src/index/seismic/query-wasm.js';
-import { SeededRandom } from '../src/index/seismic/random.js';
+import { SeededRandom } from '../src/common/random.js';
 import { buildSafeBounds } from '../src/index/seismic/safe-bounds.js';
 import { rowOf, type SparseMatrix, type SparseVector } from '../src/index/sparse-matrix.js';
 import { tempDir } from './support/tmp.js';

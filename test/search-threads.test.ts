@@ -1,5 +1,5 @@
 import t from 'tap';
-import { generateSynthetic } from '../src/bench/synthetic.js';
+import { generateSynthetic } from '../scripts/synthetic.js';
 import { Engine } from '../src/engine/engine.js';
 import { rowOf, type SparseMatrix } from '../src/index/sparse-matrix.js';
 import { runCli } from './support/cli.js';

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { generateSynthetic } from '../src/bench/synthetic.js';
+import { generateSynthetic } from '../scripts/synthetic.js';
 import { buildSeismicIndex } from '../src/index/seismic/build.js';
 import { ExhaustiveSearcher } from '../src/index/seismic/exhaustive.js';
 import { openSeismicSearcher } from '../src/index/seismic/searcher.js';

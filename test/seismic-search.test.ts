@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { generateSynthetic } from '../src/bench/synthetic.js';
+import { generateSynthetic } from '../scripts/synthetic.js';
 import { buildSeismicIndex } from '../src/index/seismic/build.js';
 import { SeismicError } from '../src/index/seismic/errors.js';
 import { ExhaustiveSearcher } from '../src/index/seismic/exhaustive.js';
@@ -7,7 +7,7 @@ import { ExhaustiveSearcher } from '../src/index/seismic/exhaustive.js';
 import { EXACT_BUILD_PARAMS, EXACT_QUERY_PARAMS } from '../src/index/seismic/params.js';
 import type { SearchResult } from '../src/index/seismic/search-api.js';
 import { openSeismicSearcher } from '../src/index/seismic/searcher.js';
-import { SeededRandom } from '../src/index/seismic/random.js';
+import { SeededRandom } from '../src/common/random.js';
 import { matrixFromRows, rowOf, type SparseMatrix, type SparseVector } from '../src/index/sparse-matrix.js';
 
 const KINDS = ['wasm', 'ts'] as const;

@@ -1,5 +1,5 @@
 import t, { type Test } from 'tap';
-import { generateSynthetic } from '../src/bench/synthetic.js';
+import { generateSynthetic } from '../scripts/synthetic.js';
 import type { SparseMatrix } from '../src/index/sparse-matrix.js';
 
 function checkMatrix(t: Test, matrix: SparseMatrix, minLength: number, maxLength: number): void {

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { generateSynthetic } from '../src/bench/synthetic.js';
+import { generateSynthetic } from '../scripts/synthetic.js';
 import { Engine } from '../src/engine/engine.js';
 import { paretoMarked, tuneRecall, writeTuneReport } from '../src/eval/recall-tune.js';
-import { SeededRandom } from '../src/index/seismic/random.js';
+import { SeededRandom } from '../src/common/random.js';
 import { rowOf } from '../src/index/sparse-matrix.js';
 import { buildApp } from '../src/server/app.js';
 import { runCli } from './support/cli.js';

@@ -6,7 +6,7 @@ import { Engine } from '../src/engine/engine.js';
 import { PrecomputedEncoder, precomputedConfig } from '../src/encoders/precomputed.js';
 import { LocalTokenTable } from '../src/encoders/token-table.js';
 import { VectorLineScanner, type TermSink } from '../src/encoders/vector-line-scanner.js';
-import { SeededRandom } from '../src/index/seismic/random.js';
+import { SeededRandom } from '../src/common/random.js';
 import { ingestFile } from '../src/jobs/ingest.js';
 import { tempDir } from './support/tmp.js';
 

@@ -1,12 +1,12 @@
 import t, { type Test } from 'tap';
-import { generateSynthetic } from '../src/bench/synthetic.js';
+import { generateSynthetic } from '../scripts/synthetic.js';
 import { buildSeismicIndex } from '../src/index/seismic/build.js';
 import { SeismicError } from '../src/index/seismic/errors.js';
 import type { SeismicIndexData } from '../src/index/seismic/index-data.js';
 import type { SeismicBuildParams } from '../src/index/seismic/params.js';
 import { TsSeismicSearcher } from '../src/index/seismic/query-ts.js';
 import { WasmSeismicSearcher } from '../src/index/seismic/query-wasm.js';
-import { SeededRandom } from '../src/index/seismic/random.js';
+import { SeededRandom } from '../src/common/random.js';
 import type { SearchOptions, SearchResult } from '../src/index/seismic/search-api.js';
 import { matrixFromRows, rowOf, type SparseMatrix, type SparseVector } from '../src/index/sparse-matrix.js';
 import { ScoringCore, ScoringCoreError } from '../src/scoring/wasm-core.js';

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { SeededRandom } from '../../src/index/seismic/random.js';
+import { SeededRandom } from '../../src/common/random.js';
 import { GraphBuilder, ONNX_FLOAT, ONNX_INT64 } from './onnx-graph.js';
 
 /**

@@ -17,6 +17,7 @@
  */
 
 import { CHAR_CLASS_RANGES } from './standard-tokenizer-classes.js';
+import { CodedError } from '../common/errors.js';
 
 /** Word_Break kind of a code point (low 4 bits of its class). */
 export const WordBreak = {
@@ -52,15 +53,7 @@ export const CharFlag = {
 } as const;
 
 /** Invalid analysis configuration; `code` is stable for callers to branch on. */
-export class AnalysisError extends Error {
-  constructor(
-    readonly code: 'INVALID_ANALYZER_OPTION',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'AnalysisError';
-  }
-}
+export class AnalysisError extends CodedError<'INVALID_ANALYZER_OPTION'> {}
 
 /** Longest token Lucene's StandardTokenizer emits by default (also its scanner buffer size). */
 export const DEFAULT_MAX_TOKEN_LENGTH = 255;

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { Engine } from '../engine/engine.js';
-import { errorCode } from '../engine/errors.js';
+import { errorCode } from '../common/errors.js';
 import { ingestFile } from '../jobs/ingest.js';
 import { runBeirEvaluation } from '../eval/beir-eval.js';
 import { readSparseQueries, runQueryFile, writeQueryFileResult } from '../eval/query-file.js';
@@ -17,6 +17,7 @@ import { checkModelFolder } from '../encoders/model-files.js';
 import { openBeirFolder } from '../jobs/beir.js';
 import { ProgressBar, ingestDetail, segmentDetail } from './progress.js';
 import { EncoderPool } from '../jobs/encoder-pool.js';
+import { checkApproximateParams } from '../engine/query-params.js';
 import { DEFAULT_CHUNK_DOCUMENTS, exportCollection, importExport } from '../opensearch/export.js';
 
 /** Exit codes: 0 done; 1 failed; 2 bad usage; 3 finished, but some input lines were rejected. */
@@ -95,6 +96,18 @@ Common options:
 Exit codes: 0 done, 1 failed, 2 bad usage, 3 finished with rejected input lines.`;
 
 class UsageError extends Error {}
+
+/** The approximate parameters' names as the CLI spells them, for the shared range checks. */
+const CLI_PARAMETER_NAMES = { queryCut: '--query-cut', heapFactor: '--heap-factor', knn: '--knn' };
+
+/** A coded check's refusal of a flag's value is a usage error (exit 2). */
+function usageOf<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
 
 const COMMON: ParseArgsConfig['options'] = {
   'data-dir': { type: 'string' },
@@ -285,7 +298,7 @@ async function commandIdf(args: string[]): Promise<number> {
   const { buildIdfTable, writeIdfTable } = await import('../encoders/inference-free.js');
   const { resolveModelSource } = await import('../encoders/model-files.js');
   const { isBeirFolder, openBeirFolder } = await import('../jobs/beir.js');
-  const { openInput, readJsonLines } = await import('../jobs/json-lines.js');
+  const { openInput, readJsonLines } = await import('../common/json-lines.js');
   const { toIngestDocument } = await import('../engine/documents.js');
   const { documentText } = await import('../encoders/dense.js');
   const tokenizer = await TextTokenizer.load(resolveModelSource(values.model as string));
@@ -343,7 +356,6 @@ async function commandSearch(args: string[]): Promise<number> {
   const queryCut = positiveInt(values['query-cut'], '--query-cut');
   const heapFactorText = values['heap-factor'] as string | undefined;
   const heapFactor = heapFactorText === undefined ? undefined : Number(heapFactorText);
-  if (heapFactor !== undefined && !(Number.isFinite(heapFactor) && heapFactor >= 0)) throw new UsageError('--heap-factor must be a number >= 0');
   let filter: Record<string, unknown> | undefined;
   if (values.filter !== undefined) {
     try {
@@ -354,7 +366,7 @@ async function commandSearch(args: string[]): Promise<number> {
   }
   const knnText = values.knn as string | undefined;
   const knn = knnText === undefined ? undefined : Number(knnText);
-  if (knn !== undefined && !(Number.isInteger(knn) && knn >= 0 && knn <= 256)) throw new UsageError('--knn must be an integer in 0 .. 256');
+  usageOf(() => checkApproximateParams({ ...(queryCut !== undefined ? { queryCut } : {}), ...(heapFactor !== undefined ? { heapFactor } : {}), ...(knn !== undefined ? { knn } : {}) }, CLI_PARAMETER_NAMES));
   const approximate =
     queryCut !== undefined || heapFactor !== undefined || knn !== undefined
       ? { ...(queryCut ? { queryCut } : {}), ...(heapFactor !== undefined ? { heapFactor } : {}), ...(knn !== undefined ? { knn } : {}) }
@@ -470,6 +482,7 @@ async function commandEval(args: string[]): Promise<number> {
   if (evalMode !== undefined && evalMode !== 'exact' && evalMode !== 'approximate') throw new UsageError('--mode must be exact or approximate');
   const evalQueryCut = positiveInt(values['query-cut'], '--query-cut');
   const evalHeapFactor = number(values['heap-factor'], '--heap-factor');
+  usageOf(() => checkApproximateParams({ ...(evalQueryCut !== undefined ? { queryCut: evalQueryCut } : {}), ...(evalHeapFactor !== undefined ? { heapFactor: evalHeapFactor } : {}) }, CLI_PARAMETER_NAMES));
   let indexSettings: Record<string, unknown> | undefined;
   if (values['index-settings'] !== undefined) {
     try {

@@ -1,4 +1,5 @@
 import type { Bm25Parameters } from '../scoring/lucene-bm25.js';
+import { CodedError } from '../common/errors.js';
 
 /**
  * How an index turns a document's stored values and a query's weights into a score.
@@ -68,11 +69,4 @@ export interface SparseEncoder {
   storedFields?(fields: Readonly<Record<string, unknown>>): Record<string, unknown>;
 }
 
-export class EncoderError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = 'EncoderError';
-    this.code = code;
-  }
-}
+export class EncoderError extends CodedError {}

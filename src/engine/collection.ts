@@ -4,8 +4,8 @@ import type { BatchOutcome, CollectionRecord, DocumentWrite, Store, TermEntry } 
 import { sortedVector, TermDictionary } from './dictionary.js';
 import type { PackedBatch, TokenResolver } from './packed-batch.js';
 import type { IngestDocument } from './documents.js';
-import { SparrowError, errorCode } from './errors.js';
-import { compileFilter, type Filter } from './filter.js';
+import { SparrowError, errorCode } from '../common/errors.js';
+import type { Filter } from '../store/filter.js';
 import { SegmentSet, segmentSettings, type Candidate, type SegmentSettings } from './segments.js';
 import type { SearchPool } from './search-pool.js';
 import { TopK } from '../index/top-k.js';
@@ -18,8 +18,9 @@ import { StoreDocumentView, type DocumentView } from './document-view.js';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import roaring from 'roaring';
-import { SeededRandom } from '../index/seismic/random.js';
+import { SeededRandom } from '../common/random.js';
 import { Highlighter, type HighlightRequest, type HitHighlight } from './highlighting.js';
+import { checkApproximateParams } from './query-params.js';
 
 const { RoaringBitmap32 } = roaring;
 
@@ -633,6 +634,7 @@ export class Collection {
         : excluded
           ? (doc: number) => !excluded.has(documents.externalId(doc))
           : undefined;
+    if (request.approximate) checkApproximateParams(request.approximate);
     const segments = requested === 'exact' ? undefined : this.segmentSet();
     const smallFilter = allow !== undefined && allow.size <= this.segmentSettings.filterExactBelow;
     // While documents are being packed from the store into segments, only the exact index sees them.
@@ -912,8 +914,7 @@ export class Collection {
   }
 
   private allowList(filter: Filter, excluded: Set<string> | undefined): InstanceType<typeof RoaringBitmap32> {
-    const compiled = compileFilter(filter);
-    const numbers = this.store.docNumbersWhere(this.record.id, compiled.sql, compiled.params);
+    const numbers = this.store.docNumbersMatching(this.record.id, filter);
     const allow = new RoaringBitmap32(numbers);
     if (excluded) {
       const index = this.exactIndex();
@@ -999,7 +1000,7 @@ export class Collection {
   }
 
   private dataVersion(): number {
-    return this.store.db.pragma('data_version', { simple: true }) as number;
+    return this.store.dataVersion();
   }
 }
 

@@ -7,7 +7,7 @@ import { ExactDenseIndex, type DenseIndex, type DenseMetric, type DenseStorage }
 import { graphFileDimension } from '../index/dense/graph-file.js';
 import { HnswDenseIndex } from '../index/dense/hnsw.js';
 import { errorOf } from '../encoders/encode.js';
-import { SparrowError } from './errors.js';
+import { SparrowError } from '../common/errors.js';
 
 /** Where a collection's HNSW graph is saved, and what bringing a loaded one up to date needs. */
 export interface SavedGraph {

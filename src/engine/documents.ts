@@ -1,4 +1,4 @@
-import { SparrowError } from './errors.js';
+import { SparrowError } from '../common/errors.js';
 
 /** A document as callers hand it in: an id plus arbitrary JSON fields. */
 export interface IngestDocument {

@@ -4,7 +4,7 @@ import { checkEncoderFiles, createEncoder, normalizeEncoderConfig } from '../enc
 import { checkDenseEncoderFiles } from '../encoders/dense-registry.js';
 import { Store, type CollectionRecord } from '../store/store.js';
 import { Collection } from './collection.js';
-import { SparrowError } from './errors.js';
+import { SparrowError } from '../common/errors.js';
 import { segmentSettings } from './segments.js';
 import { DenseSide, denseSettings } from './dense-side.js';
 import { SearchPool } from './search-pool.js';

@@ -2,7 +2,7 @@ import type { SparseEncoder } from '../encoders/encoder.js';
 import { chooseFragments, renderFragment, type FragmentOptions, type TextMatch } from '../highlight/fragments.js';
 import type { StoredDocument } from '../store/store.js';
 import type { TermDictionary } from './dictionary.js';
-import { SparrowError } from './errors.js';
+import { SparrowError } from '../common/errors.js';
 
 /** What a search request asks of highlighting (every member optional; see HIGHLIGHT_DEFAULTS). */
 export interface HighlightRequest {

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { CoreLayout } from '../index/seismic/query-wasm.js';
 import type { SeismicQueryParams } from '../index/seismic/params.js';
 import type { SearchResult } from '../index/seismic/search-api.js';
-import { SparrowError } from './errors.js';
+import { SparrowError } from '../common/errors.js';
 import type { SegmentSearchTask } from './segment-search.js';
 import type { SearchWorkerMessage, SearchWorkerReply } from './search-worker.js';
 

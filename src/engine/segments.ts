@@ -12,10 +12,11 @@ import type { SearchResult } from '../index/seismic/search-api.js';
 import { readSegmentFileIntoSync, removeStaleSegmentTempFiles, type SegmentMetadata } from '../index/segment/segment-file.js';
 import { ScoringCore } from '../scoring/wasm-core.js';
 import type { SegmentRecord, Store } from '../store/store.js';
-import { SparrowError } from './errors.js';
+import { SparrowError } from '../common/errors.js';
 import type { SegmentBuildJob, SegmentBuildReply } from './segment-build-worker.js';
 import { buildErrorCode } from './build-error-code.js';
 import { BUILD_POSTINGS_DONE, BUILD_POSTINGS_TOTAL } from '../index/seismic/build.js';
+import { checkApproximateParams, type ApproximateParams } from './query-params.js';
 
 const { RoaringBitmap32 } = roaring;
 type Bitmap = InstanceType<typeof RoaringBitmap32>;
@@ -66,11 +67,16 @@ export function segmentSettings(raw: Readonly<Record<string, unknown>>): Segment
   if (!Number.isInteger(settings.filterExactBelow) || settings.filterExactBelow < 0) {
     throw new SparrowError('INVALID_INDEX_SETTINGS', 'filterExactBelow must be an integer >= 0');
   }
-  // Checked here, not first in a build worker minutes later.
+  // Checked here, not first in a build worker minutes later (or at the first query).
   try {
     resolveBuildParams(settings.build);
   } catch (error) {
     throw new SparrowError('INVALID_INDEX_SETTINGS', `build: ${(error as Error).message}`);
+  }
+  try {
+    checkApproximateParams(settings.query as ApproximateParams);
+  } catch (error) {
+    throw new SparrowError('INVALID_INDEX_SETTINGS', `query: ${(error as Error).message}`);
   }
   return settings;
 }
@@ -555,7 +561,7 @@ export class SegmentSet {
   }
 
   private async buildAndInstall(packed: PackedDocuments, replaced: LoadedSegment[], full: DocumentView): Promise<void> {
-    const { docNumbers, indptr, indices, values, dim } = packed;
+    const { docNumbers } = packed;
     const counters = new Int32Array(new SharedArrayBuffer(8));
     this.current = { kind: replaced.length > 0 ? 'merge' : 'build', documents: docNumbers.length, startedAt: Date.now(), counters };
     try {

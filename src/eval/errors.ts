@@ -1,3 +1,5 @@
+import { CodedError } from '../common/errors.js';
+
 /**
  * Errors raised for bad evaluation input (unreadable or malformed run/qrels files, runs that
  * trec_eval would refuse). Callers branch on `code`; the message is for people.
@@ -21,8 +23,7 @@ export interface EvalErrorLocation {
   readonly line?: number;
 }
 
-export class EvalInputError extends Error {
-  readonly code: EvalErrorCode;
+export class EvalInputError extends CodedError<EvalErrorCode> {
   readonly file: string | undefined;
   readonly line: number | undefined;
 
@@ -33,9 +34,7 @@ export class EvalInputError extends Error {
         : location.line === undefined
           ? `${location.file}: `
           : `${location.file}:${location.line}: `;
-    super(`${where}${message}`);
-    this.name = 'EvalInputError';
-    this.code = code;
+    super(code, `${where}${message}`);
     this.file = location.file;
     this.line = location.line;
   }

@@ -10,7 +10,7 @@ import { Engine } from '../engine/engine.js';
 import type { DenseStorage } from '../index/dense/exact.js';
 import { openBeirFolder, type BeirFolder } from '../jobs/beir.js';
 import { ingestFile, type IngestSummary } from '../jobs/ingest.js';
-import { openInput, readJsonLines } from '../jobs/json-lines.js';
+import { openInput, readJsonLines } from '../common/json-lines.js';
 import type { Qrels, Run, ScoredDocument } from './metrics.js';
 import { readQrels } from './trec-files.js';
 

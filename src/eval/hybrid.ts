@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { SparrowError } from '../engine/errors.js';
+import { SparrowError } from '../common/errors.js';
 import { fusionSpec, type FusionSpec } from '../fusion/fuse.js';
 import { EVAL_MEASURES, REPORT_MEASURES } from './beir-eval.js';
 import { renderHtmlReport } from './html-report.js';

@@ -1,6 +1,6 @@
 import type { Collection, SearchRequest } from '../engine/collection.js';
-import { SparrowError } from '../engine/errors.js';
-import { openInput, readJsonLines } from '../jobs/json-lines.js';
+import { SparrowError } from '../common/errors.js';
+import { openInput, readJsonLines } from '../common/json-lines.js';
 import { percentile } from './latency.js';
 import type { ScoredDocument } from './metrics.js';
 import { writeRun } from './trec-files.js';

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Collection, QueryInput } from '../engine/collection.js';
-import { SparrowError } from '../engine/errors.js';
+import { SparrowError } from '../common/errors.js';
 import { percentile } from './latency.js';
 import { plotRecallLatency } from './png-plot.js';
 
@@ -262,3 +262,54 @@ export function writeTuneReport(result: RecallTuneResult, out: string): { markdo
   );
   return { markdown, png };
 }
+
+function pointView(point: Omit<TunePoint, 'pareto'> & { pareto?: boolean }) {
+  return {
+    query_cut: point.queryCut,
+    heap_factor: point.heapFactor,
+    ...(point.knn !== undefined ? { knn: point.knn } : {}),
+    recall: Math.round(point.recall * 10000) / 10000,
+    p50_ms: Math.round(point.p50Ms * 1000) / 1000,
+    p99_ms: Math.round(point.p99Ms * 1000) / 1000,
+    ...(point.pareto !== undefined ? { pareto: point.pareto } : {}),
+  };
+}
+
+/** A tuning's result as GET /jobs/ID shows it. */
+function tuneResultView(result: RecallTuneResult, id: string, files: { markdown: string; png: string }): Record<string, unknown> {
+  return {
+    target_recall: result.targetRecall,
+    k: result.k,
+    queries: result.queries,
+    query_source: result.source,
+    skipped_queries: result.skippedQueries,
+    before: pointView(result.before),
+    chosen: result.chosen ? pointView(result.chosen) : null,
+    applied: result.applied,
+    tuned_at: result.tunedAt,
+    points: result.points.map(pointView),
+    report: { markdown: `/jobs/${id}/report.md`, png: `/jobs/${id}/report.png`, files: [files.markdown, files.png] },
+  };
+}
+
+/**
+ * Recall tuning as a job of the server's job manager (POST /collections/NAME/_tune): the same
+ * tuning as `sparrow tune`, its report written beside the job, its result as GET /jobs/ID shows it.
+ */
+export const recallTuner = {
+  check(collection: Collection, options: Readonly<Record<string, unknown>>): void {
+    checkTunable(collection, options as unknown as RecallTuneOptions);
+  },
+  steps(collection: Collection, options: Readonly<Record<string, unknown>>): number {
+    return tuneSteps(options as unknown as RecallTuneOptions, tuneKnnValues(collection).length);
+  },
+  async run(
+    collection: Collection,
+    options: Readonly<Record<string, unknown>>,
+    control: { readonly jobId: string; readonly reportDir: string; onProgress(done: number): void; shouldStop(): boolean },
+  ): Promise<Record<string, unknown>> {
+    const result = await tuneRecall(collection, { ...(options as unknown as RecallTuneOptions), onProgress: control.onProgress, shouldStop: control.shouldStop });
+    const files = writeTuneReport(result, control.reportDir);
+    return tuneResultView(result, control.jobId, files);
+  },
+};

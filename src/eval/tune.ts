@@ -1,9 +1,9 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { SparrowError } from '../engine/errors.js';
+import { SparrowError } from '../common/errors.js';
 import { fuse, fusionSpec, type FusionSpec, type RankedList } from '../fusion/fuse.js';
 import type { Normalization, ScoreBounds } from '../fusion/normalize.js';
-import { SeededRandom } from '../index/seismic/random.js';
+import { SeededRandom } from '../common/random.js';
 import { HybridRetriever, type HybridRetrieverOptions } from './hybrid-runs.js';
 import { compareTrecIds, evaluate, type Qrels, type Run, type ScoredDocument } from './metrics.js';
 

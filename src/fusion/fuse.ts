@@ -1,4 +1,5 @@
 import { NORMALIZATIONS, normalizeScores, type Normalization, type ScoreBounds } from './normalize.js';
+import { CodedError } from '../common/errors.js';
 
 /**
  * Fusion of ranked lists (a sparse run and a dense run, say) into one ranking.
@@ -57,14 +58,7 @@ export const DEFAULT_RRF_K = 60;
 export const DEFAULT_MISSING_SCORE: MissingScore = 'min';
 export const DEFAULT_NORMALIZATION: Normalization = 'min-max';
 
-export class FusionError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = 'FusionError';
-    this.code = code;
-  }
-}
+export class FusionError extends CodedError {}
 
 /** One list's part in a fused score (the `explain` of a fused hit). */
 export interface FusionComponent {

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { SparrowError } from '../engine/errors.js';
+import { SparrowError } from '../common/errors.js';
 
 export interface BeirFolder {
   readonly dir: string;

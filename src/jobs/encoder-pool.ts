@@ -3,7 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { encodeBatchForCollection, type EncodingOutcome } from '../engine/collection.js';
 import type { DenseSide } from '../engine/dense-side.js';
 import type { IngestDocument } from '../engine/documents.js';
-import { SparrowError } from '../engine/errors.js';
+import { SparrowError } from '../common/errors.js';
 import type { SparseEncoder } from '../encoders/encoder.js';
 import type { PackedBatch } from '../engine/packed-batch.js';
 import type { EncodeLinesTask, EncodeReply, EncodeTask } from './encode-worker.js';

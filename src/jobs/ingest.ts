@@ -1,4 +1,4 @@
-import type { Collection, RejectedDocument } from '../engine/collection.js';
+import type { Collection } from '../engine/collection.js';
 import { isBeirFolder, openBeirFolder } from './beir.js';
 import { EncoderPool } from './encoder-pool.js';
 import { DEFAULT_BATCH_SIZE, runIngestion, type IngestionProgress, type IngestionResult, type InputFormat } from './runner.js';

@@ -1,13 +1,13 @@
 import { encodeBatchForCollection, storedFieldsOf } from '../engine/collection.js';
 import type { DenseSide } from '../engine/dense-side.js';
 import { toIngestDocument, type IngestDocument } from '../engine/documents.js';
-import { errorCode } from '../engine/errors.js';
+import { errorCode } from '../common/errors.js';
 import type { LineOutcome, PackedBatch } from '../engine/packed-batch.js';
 import type { SparseEncoder } from '../encoders/encoder.js';
 import { PrecomputedEncoder } from '../encoders/precomputed.js';
 import { LocalTokenTable } from '../encoders/token-table.js';
 import { VectorLineScanner, type TermSink } from '../encoders/vector-line-scanner.js';
-import { parseLine } from './json-lines.js';
+import { parseLine } from '../common/json-lines.js';
 
 /** Raw input lines for one batch: bytes[starts[i], ends[i]) is input line lines[i]. */
 export interface RawLines {

@@ -2,11 +2,14 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Transform, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import type { Collection } from '../engine/collection.js';
 import type { Engine } from '../engine/engine.js';
-import { SparrowError, errorCode } from '../engine/errors.js';
-import { JobsStore, TERMINAL_JOB_STATUSES, type JobRecord, type JobStatus } from '../store/jobs-store.js';
-import { checkTunable, tuneKnnValues, tuneRecall, tuneSteps, writeTuneReport, type RecallTuneOptions, type RecallTuneResult, type TunePoint } from '../eval/recall-tune.js';
+import { SparrowError, errorCode } from '../common/errors.js';
+import { byteLimit } from '../common/streams.js';
+import { TERMINAL_JOB_STATUSES, type JobRecord, type JobStatus, type JobsStore } from '../store/jobs-store.js';
+
+export type { JobRecord, JobStatus };
 import { isBeirFolder, openBeirFolder } from './beir.js';
 import type { EncoderPool } from './encoder-pool.js';
 import { DEFAULT_BATCH_SIZE, runIngestion, type CommittedBatch, type InputFormat } from './runner.js';
@@ -31,11 +34,25 @@ export interface UploadJobRequest {
   readonly maxBytes: number;
 }
 
-/** A recall tuning run as a job (POST /collections/NAME/_tune): what `sparrow tune` takes. */
-export type TuneJobRequest = { readonly collection: string } & Pick<
-  RecallTuneOptions,
-  'targetRecall' | 'k' | 'queries' | 'sample' | 'seed' | 'queryCuts' | 'heapFactors' | 'apply'
->;
+/** A recall tuning run as a job (POST /collections/NAME/_tune): the collection and the tuner's options. */
+export type TuneJobRequest = { readonly collection: string } & Readonly<Record<string, unknown>>;
+
+/**
+ * Recall tuning as the job manager runs it, supplied by its caller (eval/recall-tune.ts's
+ * recallTuner): jobs know how to queue, checkpoint and resume work, not how to measure recall.
+ */
+export interface RecallTuner {
+  /** Refuses a request that cannot run (a bad target, an empty collection) before it is queued. */
+  check(collection: Collection, options: Readonly<Record<string, unknown>>): void;
+  /** Settings the run will measure (the job's progress total). */
+  steps(collection: Collection, options: Readonly<Record<string, unknown>>): number;
+  /** Runs it; throws a TUNE_STOPPED-coded error when shouldStop says so. Returns the job's result. */
+  run(
+    collection: Collection,
+    options: Readonly<Record<string, unknown>>,
+    control: { readonly jobId: string; readonly reportDir: string; onProgress(done: number): void; shouldStop(): boolean },
+  ): Promise<Record<string, unknown>>;
+}
 
 /** The stored `source` of a job: everything needed to read it again after a restart. */
 type StoredSource = FileSource | { readonly type: 'tune' };
@@ -62,6 +79,8 @@ export interface JobManagerOptions {
   readonly onRunStarted?: (job: JobRecord) => void;
   readonly onFinished?: (job: JobRecord) => void;
   readonly onError?: (job: JobRecord, error: unknown) => void;
+  /** Recall tuning jobs; without it they are refused. */
+  readonly tuner?: RecallTuner;
 }
 
 interface RunningJob {
@@ -85,7 +104,12 @@ export class JobManager {
 
   constructor(options: JobManagerOptions) {
     this.options = options;
-    this.store = new JobsStore(options.engine.store.db);
+    this.store = options.engine.store.jobs;
+  }
+
+  private tuner(): RecallTuner {
+    if (!this.options.tuner) throw new SparrowError('TUNE_UNAVAILABLE', 'this server runs no recall tuning jobs');
+    return this.options.tuner;
   }
 
   get importDir(): string | undefined {
@@ -154,7 +178,8 @@ export class JobManager {
   createTune(request: TuneJobRequest): JobRecord {
     const collection = this.options.engine.collection(request.collection);
     const { collection: _name, ...tune } = request;
-    checkTunable(collection, tune);
+    const tuner = this.tuner();
+    tuner.check(collection, tune);
     const source: StoredSource = { type: 'tune' };
     const record = this.store.insert({
       id: newJobId(),
@@ -162,7 +187,7 @@ export class JobManager {
       source: { ...source },
       options: { tune },
       // Progress counts settings measured: "bytes" are steps here.
-      totalBytes: tuneSteps(tune, tuneKnnValues(collection).length),
+      totalBytes: tuner.steps(collection, tune),
     });
     this.pump();
     return record;
@@ -266,7 +291,7 @@ export class JobManager {
         trackDuplicateIds: false,
         shouldStop: () => control.cancel || control.shutdown,
         checkpoint: {
-          db: this.options.engine.store.db,
+          transaction: (work) => this.options.engine.store.transaction(work),
           save: (batch) =>
             this.store.checkpoint(id, {
               line: batch.line,
@@ -296,11 +321,12 @@ export class JobManager {
   private async runTune(record: JobRecord, collection: ReturnType<Engine['collection']>, control: RunningJob): Promise<void> {
     const id = record.id;
     const startedMs = Date.now();
-    const options = record.options['tune'] as RecallTuneOptions;
-    let result: RecallTuneResult;
+    const options = record.options['tune'] as Record<string, unknown>;
+    let result: Record<string, unknown>;
     try {
-      result = await tuneRecall(collection, {
-        ...options,
+      result = await this.tuner().run(collection, options, {
+        jobId: id,
+        reportDir: this.reportDir(id),
         onProgress: (done) =>
           this.store.checkpoint(id, {
             line: done,
@@ -322,8 +348,7 @@ export class JobManager {
       else this.store.setStatus(id, 'queued');
       return;
     }
-    const files = writeTuneReport(result, this.reportDir(id));
-    this.store.setResult(id, tuneResultView(result, id, files));
+    this.store.setResult(id, result);
     this.finish(this.get(id), 'completed');
   }
 
@@ -375,35 +400,6 @@ export class JobManager {
   }
 }
 
-function pointView(point: Omit<TunePoint, 'pareto'> & { pareto?: boolean }) {
-  return {
-    query_cut: point.queryCut,
-    heap_factor: point.heapFactor,
-    ...(point.knn !== undefined ? { knn: point.knn } : {}),
-    recall: Math.round(point.recall * 10000) / 10000,
-    p50_ms: Math.round(point.p50Ms * 1000) / 1000,
-    p99_ms: Math.round(point.p99Ms * 1000) / 1000,
-    ...(point.pareto !== undefined ? { pareto: point.pareto } : {}),
-  };
-}
-
-/** A tuning's result as GET /jobs/ID shows it. */
-function tuneResultView(result: RecallTuneResult, id: string, files: { markdown: string; png: string }): Record<string, unknown> {
-  return {
-    target_recall: result.targetRecall,
-    k: result.k,
-    queries: result.queries,
-    query_source: result.source,
-    skipped_queries: result.skippedQueries,
-    before: pointView(result.before),
-    chosen: result.chosen ? pointView(result.chosen) : null,
-    applied: result.applied,
-    tuned_at: result.tunedAt,
-    points: result.points.map(pointView),
-    report: { markdown: `/jobs/${id}/report.md`, png: `/jobs/${id}/report.png`, files: [files.markdown, files.png] },
-  };
-}
-
 function checkFormatFits(format: InputFormat, encoder: { type?: string }, collection: string): void {
   if (format === 'vectors' && encoder.type !== 'precomputed') {
     throw new SparrowError(
@@ -428,14 +424,3 @@ function newJobId(): string {
   return `job_${Date.now().toString(36)}_${crypto.randomBytes(6).toString('hex')}`;
 }
 
-/** Fails the stream with PAYLOAD_TOO_LARGE once more than `maxBytes` have passed. */
-export function byteLimit(maxBytes: number): Transform {
-  let seen = 0;
-  return new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      seen += chunk.length;
-      if (seen > maxBytes) callback(new SparrowError('PAYLOAD_TOO_LARGE', `the body is larger than ${maxBytes} bytes`, { limit: maxBytes }));
-      else callback(null, chunk);
-    },
-  });
-}

@@ -1,9 +1,8 @@
-import type { Database } from 'better-sqlite3';
 import type { Collection, RejectedDocument } from '../engine/collection.js';
-import { SparrowError } from '../engine/errors.js';
+import { SparrowError } from '../common/errors.js';
 import { TokenResolver } from '../engine/packed-batch.js';
 import { EncoderPool, type PackedResult } from './encoder-pool.js';
-import { openInput, readJsonLines, type ByteProgress } from './json-lines.js';
+import { openInput, readJsonLines, type ByteProgress } from '../common/json-lines.js';
 
 /**
  * How input lines become documents: "jsonl" is `{"_id" or "id", fields...}` encoded by the
@@ -53,7 +52,7 @@ export interface IngestionOptions {
    * Written in the same SQLite transaction as each batch's documents, so a process killed at any
    * instant leaves the checkpoint and the documents in agreement.
    */
-  readonly checkpoint?: { readonly db: Database; save(batch: CommittedBatch): void };
+  readonly checkpoint?: { readonly transaction: <T>(work: () => T) => T; save(batch: CommittedBatch): void };
   /** Asked between lines and batches; true ends the run after the last committed batch. */
   readonly shouldStop?: () => boolean;
   readonly onProgress?: (progress: IngestionProgress) => void;
@@ -233,7 +232,7 @@ export async function runIngestion(collection: Collection, file: string, options
       return committed;
     };
     const storeStarted = performance.now();
-    const committed = options.checkpoint ? options.checkpoint.db.transaction(commit).immediate() : commit();
+    const committed = options.checkpoint ? options.checkpoint.transaction(commit) : commit();
     storeMs += performance.now() - storeStarted;
     encodeMs += packed?.encodeMs ?? 0;
     options.onBatchCommitted?.(committed);

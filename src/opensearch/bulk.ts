@@ -1,7 +1,7 @@
 import type { Engine } from '../engine/engine.js';
-import { errorCode } from '../engine/errors.js';
+import { errorCode } from '../common/errors.js';
 import type { EncoderPool } from '../jobs/encoder-pool.js';
-import { BulkWriter, type WriteOutcome } from '../server/bulk.js';
+import { BulkWriter, type WriteOutcome } from '../jobs/bulk-writer.js';
 import { checkId, checkSource, generatedId, mergeDocument, sameJson, sourceOf } from './documents.js';
 import { fromSparrowError, illegalArgument, OpenSearchError } from './errors.js';
 import type { OpenSearchIndex } from './search.js';

@@ -1,4 +1,4 @@
-import { errorCode } from '../engine/errors.js';
+import { errorCode } from '../common/errors.js';
 
 /**
  * An error answered in OpenSearch's shape: {"error": {"root_cause": [...], "type", "reason"},

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Collection } from '../engine/collection.js';
 import type { Engine } from '../engine/engine.js';
-import { SparrowError } from '../engine/errors.js';
+import { SparrowError } from '../common/errors.js';
 import { DEFAULT_QUERY_PARAMS, resolveBuildParams } from '../index/seismic/params.js';
 import type { EncoderPool } from '../jobs/encoder-pool.js';
 import { applyOpenSearchBulk, parseBulk } from './bulk.js';

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Engine } from '../engine/engine.js';
-import { SparrowError, errorCode } from '../engine/errors.js';
+import { SparrowError, errorCode } from '../common/errors.js';
 import type { EncoderPool } from '../jobs/encoder-pool.js';
 import { applyOpenSearchBulk, parseBulk } from './bulk.js';
 import { checkId, checkSource, generatedId, sourceOf } from './documents.js';

@@ -1,6 +1,6 @@
 import type { Collection, HitTotal, SearchHit, SearchRequest } from '../engine/collection.js';
 import type { HighlightRequest } from '../engine/highlighting.js';
-import { errorCode } from '../engine/errors.js';
+import { errorCode } from '../common/errors.js';
 import type { Filter } from '../engine/filter.js';
 import { processHybrid, type ProcessorSpec } from '../fusion/processors.js';
 import { fromSparrowError, illegalArgument, OpenSearchError, parsingError, unsupported } from './errors.js';

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { CodedError } from '../common/errors.js';
 
 /**
  * Loader of the WebAssembly scoring core (sources in ./assembly, built by
@@ -26,13 +27,9 @@ export type ScoringCoreErrorCode =
   | 'CORE_TRAP'
   | 'CORE_UNKNOWN_STATUS';
 
-export class ScoringCoreError extends Error {
-  readonly code: ScoringCoreErrorCode;
-
+export class ScoringCoreError extends CodedError<ScoringCoreErrorCode> {
   constructor(code: ScoringCoreErrorCode, message: string, options?: { cause?: unknown }) {
-    super(`${code}: ${message}`, options);
-    this.name = 'ScoringCoreError';
-    this.code = code;
+    super(code, `${code}: ${message}`, undefined, options);
   }
 }
 

@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { SparrowError } from '../engine/errors.js';
+import { SparrowError } from '../common/errors.js';
 
 /**
  * Roles, each including the ones below it: read (search, get), write (documents, jobs), admin

@@ -21,6 +21,8 @@ export const ERROR_TABLE: Readonly<Record<string, ErrorSpec>> = {
   INVALID_MODE: { status: 400, description: 'The search mode is not auto, exact, approximate or safe.' },
   INVALID_EXPORT: { status: 400, description: 'An OpenSearch export folder is not complete, not a sparrow export, or a file in it does not match its SHA-256 (sparrow import opensearch).' },
   EXPORT_MISMATCH: { status: 400, description: 'The export folder holds an export of another collection or with other settings; export into an empty folder or with the same settings to resume.' },
+  INVALID_APPROXIMATE_PARAMS: { status: 400, description: 'queryCut is not a whole number >= 1, heapFactor is outside 0 (never skip) .. 1 (skip the most), or knn is outside 0 .. 256.' },
+  TUNE_UNAVAILABLE: { status: 400, description: 'The job manager was started without recall tuning (an embedding of the server that gives it no tuner).' },
   INVALID_HIGHLIGHT: { status: 400, description: 'A highlight setting is out of range or unknown (fragment size and count, order, encoder, format).' },
   INVALID_FILTER: { status: 400, description: 'The filter does not follow the filter grammar (see docs/api.md).' },
   FILTER_TOO_COMPLEX: { status: 400, description: 'The filter nests deeper or has more clauses or values than the server allows.' },

@@ -1,6 +1,7 @@
 import { MAX_K } from '../engine/collection.js';
 import { MAX_ID_LENGTH } from '../engine/documents.js';
 import { DEFAULT_FILTER_LIMITS } from '../engine/filter.js';
+import { APPROXIMATE_RANGES } from '../engine/query-params.js';
 import { HIGHLIGHT_DEFAULTS, MAX_FRAGMENTS, MAX_FRAGMENT_SIZE, type HighlightRequest } from '../engine/highlighting.js';
 
 /** The search body's highlight object as it arrives over HTTP (snake_case). */
@@ -236,7 +237,12 @@ export function searchBodySchema(limits: ServerLimits) {
         description: 'Per-query parameters of the approximate index.',
         properties: {
           query_cut: { type: 'integer', minimum: 1, maximum: limits.queryTerms, description: 'Only the query\'s heaviest terms are used.' },
-          heap_factor: { type: 'number', exclusiveMinimum: 0, maximum: 1, description: 'Blocks whose bound is below heap_factor x the k-th score are skipped.' },
+          heap_factor: {
+            type: 'number',
+            minimum: APPROXIMATE_RANGES.heapFactor.min,
+            maximum: APPROXIMATE_RANGES.heapFactor.max,
+            description: 'Blocks whose bound is below heap_factor x the k-th score are skipped: 0 never skips, 1 skips the most.',
+          },
           knn: {
             type: 'integer',
             minimum: 0,

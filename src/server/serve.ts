@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { Engine } from '../engine/engine.js';
-import { SparrowError } from '../engine/errors.js';
+import { SparrowError } from '../common/errors.js';
 import { buildApp } from './app.js';
 import { ApiKeys, isLoopbackHost } from './auth.js';
 import type { RateLimitSettings } from './rate-limit.js';

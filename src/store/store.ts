@@ -5,6 +5,8 @@ import type { Database, Statement } from 'better-sqlite3';
 import { StoreError } from './errors.js';
 import { migrate } from './migrations.js';
 import { decodeLengths, decodeVector, encodeLengths, encodeVector } from './vector-codec.js';
+import { compileFilter, type Filter } from './filter.js';
+import { JobsStore } from './jobs-store.js';
 
 export const DATABASE_FILE = 'sparrow.db';
 
@@ -92,6 +94,8 @@ export class Store {
   readonly db: Database;
   readonly dataDir: string;
   private readonly statements: ReturnType<typeof prepareStatements>;
+
+  private jobsStore: JobsStore | undefined;
 
   private constructor(dataDir: string, db: Database) {
     this.dataDir = dataDir;
@@ -235,6 +239,39 @@ export class Store {
     );
   }
 
+  /** Bytes a collection's documents take in the database (stored fields, packed vectors, lengths). */
+  storedDocumentBytes(collectionId: number): number {
+    const row = this.db
+      .prepare('SELECT coalesce(sum(length(fields) + length(vector) + length(field_lengths)), 0) AS n FROM documents WHERE collection_id = ?')
+      .get(collectionId) as { n: number };
+    return row.n;
+  }
+
+  /** Segments per collection id, in one query (a metrics scrape must not open every collection). */
+  segmentCounts(): Map<number, number> {
+    const rows = this.db.prepare('SELECT collection_id AS id, count(*) AS n FROM segments GROUP BY collection_id').all() as { id: number; n: number }[];
+    return new Map(rows.map((r) => [r.id, r.n]));
+  }
+
+  /** SQLite's data_version: it changes when another connection commits (collections re-read then). */
+  dataVersion(): number {
+    return this.db.pragma('data_version', { simple: true }) as number;
+  }
+
+  /**
+   * Runs `work` in one IMMEDIATE transaction: writes made inside, a batch and its job checkpoint
+   * say, commit together or not at all. Transactions nest (inner ones become savepoints).
+   */
+  transaction<T>(work: () => T): T {
+    return this.db.transaction(work).immediate();
+  }
+
+  /** The jobs table (src/store/jobs-store.ts), over this database. */
+  get jobs(): JobsStore {
+    this.jobsStore ??= new JobsStore(this.db);
+    return this.jobsStore;
+  }
+
   countDocuments(collectionId: number): number {
     return (this.statements.countDocuments.get(collectionId) as { n: number }).n;
   }
@@ -328,8 +365,12 @@ export class Store {
     return row ? (JSON.parse(row.fields) as Record<string, unknown>) : undefined;
   }
 
-  /** Doc numbers of live documents matching an SQL condition over `fields` (see engine/filter.ts). */
-  docNumbersWhere(collectionId: number, condition: string, params: readonly (string | number | null)[]): Uint32Array {
+  /**
+   * Doc numbers of live documents whose stored fields match a filter (the grammar in filter.ts,
+   * compiled here to a condition over the documents' JSON).
+   */
+  docNumbersMatching(collectionId: number, filter: Filter): Uint32Array {
+    const { sql: condition, params } = compileFilter(filter);
     const statement = this.db.prepare(`SELECT doc_number FROM documents WHERE collection_id = ? AND ${condition}`).pluck();
     const numbers: number[] = [];
     for (const n of statement.iterate(collectionId, ...params) as Iterable<number>) numbers.push(n);

@@ -1,6 +1,7 @@
 import { TopK } from '../top-k.js';
-import { quantizeInt8, typescriptKernel, type DenseScanKernel } from './kernels.js';
-import { WasmDenseKernel } from './wasm-kernel.js';
+import { quantizeInt8, typescriptKernel, type DenseScanKernel } from '../../scoring/dense/kernels.js';
+import { WasmDenseKernel } from '../../scoring/dense/wasm-kernel.js';
+import { CodedError } from '../../common/errors.js';
 
 /**
  * Dense vectors' top-k by exhaustive scan: the oracle every approximate dense index is tested
@@ -40,14 +41,7 @@ export interface DenseIndex {
   search(query: Float32Array, k: number, options?: DenseSearchOptions): DenseSearchResult;
 }
 
-export class DenseIndexError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string) {
-    super(message);
-    this.name = 'DenseIndexError';
-    this.code = code;
-  }
-}
+export class DenseIndexError extends CodedError {}
 
 export interface ExactDenseOptions {
   readonly metric?: DenseMetric;

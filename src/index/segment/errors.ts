@@ -1,3 +1,5 @@
+import { CodedError } from '../../common/errors.js';
+
 /**
  * Stable error codes of segment files. Reading codes describe what is wrong with the bytes;
  * SEGMENT_INVALID_CONTENTS is the writer refusing input that would not read back.
@@ -22,15 +24,12 @@ export type SegmentErrorCode =
   /** This machine is big-endian; the zero-copy typed-array layout assumes a little-endian host. */
   | 'SEGMENT_UNSUPPORTED_PLATFORM';
 
-export class SegmentFormatError extends Error {
-  readonly code: SegmentErrorCode;
+export class SegmentFormatError extends CodedError<SegmentErrorCode> {
   /** The section, 'header', 'directory' or 'footer' concerned, when one is. */
   readonly section: string | undefined;
 
   constructor(code: SegmentErrorCode, message: string, options: { section?: string; cause?: unknown } = {}) {
-    super(`${code}: ${message}`, options.cause === undefined ? undefined : { cause: options.cause });
-    this.name = 'SegmentFormatError';
-    this.code = code;
+    super(code, `${code}: ${message}`, undefined, options.cause === undefined ? undefined : { cause: options.cause });
     this.section = options.section;
   }
 }

@@ -3,7 +3,7 @@ import { SeismicError } from './errors.js';
 import { f32ToF16Bits, F16_MAX } from './f16.js';
 import type { SeismicIndexData, TermIdArray } from './index-data.js';
 import { resolveBuildParams, UNCAPPED, type ForwardValueFormat, type SeismicBuildParams } from './params.js';
-import { SeededRandom } from './random.js';
+import { SeededRandom } from '../../common/random.js';
 import { alignedBytes, type BuildKernels, type BuildMemory } from './build-kernels.js';
 import { energyThreshold, kthLargest, kthLargestUnordered, type EnergyCut } from './select.js';
 

@@ -1,3 +1,5 @@
+import { CodedError } from '../../common/errors.js';
+
 /** Stable error codes raised by the approximate (Seismic) index. */
 export type SeismicErrorCode =
   | 'SEISMIC_BAD_MATRIX'
@@ -12,12 +14,8 @@ export type SeismicErrorCode =
   /** The build kernels' memory layout did not hold what a term range needed (a bug, never input). */
   | 'SEISMIC_BUILD_LAYOUT';
 
-export class SeismicError extends Error {
-  readonly code: SeismicErrorCode;
-
+export class SeismicError extends CodedError<SeismicErrorCode> {
   constructor(code: SeismicErrorCode, message: string) {
-    super(`${code}: ${message}`);
-    this.name = 'SeismicError';
-    this.code = code;
+    super(code, `${code}: ${message}`);
   }
 }

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import zlib from 'node:zlib';
-import { SparrowError } from '../engine/errors.js';
+import { SparrowError } from './errors.js';
 
 export interface JsonLine {
   /** 1-based line number in the (decompressed) input. */

@@ -1,5 +1,5 @@
-import type { SparseMatrix } from '../index/sparse-matrix.js';
-import { SeededRandom } from '../index/seismic/random.js';
+import type { SparseMatrix } from '../src/index/sparse-matrix.js';
+import { SeededRandom } from '../src/common/random.js';
 
 /**
  * Deterministic SPLADE-like collections for tests and benchmarks.

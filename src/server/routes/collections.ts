@@ -1,0 +1,93 @@
+import type { FastifyInstance } from 'fastify';
+import * as schemas from '../schemas.js';
+import type { RouteContext } from './context.js';
+import { collectionNotFound } from '../http.js';
+
+export function registerCollections(api: FastifyInstance, ctx: RouteContext): void {
+  const { engine, jobs } = ctx;
+  api.post<{ Body: { name: string; encoder?: Record<string, unknown>; index?: Record<string, unknown>; dense?: Record<string, unknown> } }>(
+    '/collections',
+    {
+      config: { access: 'admin' },
+      schema: { tags: ['collections'], summary: 'Create a collection.', body: schemas.createCollectionBody, response: { 201: schemas.collectionDetail, ...schemas.errorResponses } },
+    },
+    async (request, reply) => {
+      const { name, encoder, index, dense } = request.body;
+      const collection = engine.createCollection(name, { ...(encoder ? { encoder } : {}), ...(index ? { index } : {}), ...(dense ? { dense } : {}) });
+      void reply.status(201).header('location', `/collections/${encodeURIComponent(collection.name)}`);
+      return collectionDetail(ctx, collection.name);
+    },
+  );
+  api.get(
+    '/collections',
+    { config: { access: 'read' }, schema: { tags: ['collections'], summary: 'List collections.', response: { 200: schemas.collectionList, ...schemas.errorResponses } } },
+    async () => ({
+      collections: engine.listCollections().map((c) => ({
+        name: c.name,
+        encoder: c.encoder,
+        index: c.indexSettings,
+        ...(c.dense ? { dense: c.dense } : {}),
+        created_at: c.createdAt,
+        documents: engine.store.countDocuments(c.id),
+      })),
+    }),
+  );
+  api.get<{ Params: { name: string } }>(
+    '/collections/:name',
+    {
+      config: { access: 'read' },
+      schema: {
+        tags: ['collections'],
+        summary: 'A collection with its statistics: documents, terms, segments, bytes, settings.',
+        params: schemas.collectionParams,
+        response: { 200: schemas.collectionDetail, ...schemas.errorResponses },
+      },
+    },
+    async (request) => collectionDetail(ctx, request.params.name),
+  );
+  api.delete<{ Params: { name: string } }>(
+    '/collections/:name',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['collections'],
+        summary: 'Delete a collection, its documents, and cancel its unfinished jobs.',
+        params: schemas.collectionParams,
+        response: { 200: schemas.deletedResponse, ...schemas.errorResponses },
+      },
+    },
+    async (request) => {
+      const { name } = request.params;
+      engine.collection(name);
+      await jobs.cancelForCollection(name);
+      if (!engine.deleteCollection(name)) throw collectionNotFound(name);
+      return { name, result: 'deleted' };
+    },
+  );
+}
+
+function collectionDetail(ctx: RouteContext, name: string) {
+  const { engine } = ctx;
+  const collection = engine.collection(name);
+  const statistics = collection.statistics();
+  const segments = collection.segmentStatistics();
+  const documentBytes = engine.store.storedDocumentBytes(collection.record.id);
+  const segmentBytes = segments.segments.reduce((sum, s) => sum + s.bytes, 0);
+  return {
+    name: collection.name,
+    encoder: collection.record.encoder,
+    index: { ...collection.segmentSettings },
+    ...(collection.record.dense ? { dense: collection.record.dense } : {}),
+    created_at: collection.record.createdAt,
+    documents: statistics.documents,
+    statistics: {
+      ...statistics,
+      segments: segments.segments.length,
+      segment_list: segments.segments,
+      unsegmented: segments.tail,
+      building: segments.building,
+      ...(segments.error ? { build_error: segments.error } : {}),
+      bytes: { documents: documentBytes, segments: segmentBytes, total: documentBytes + segmentBytes },
+    },
+  };
+}

@@ -1,0 +1,73 @@
+import type { FastifyInstance } from 'fastify';
+import type { SearchRequest } from '../../engine/collection.js';
+import { SparrowError } from '../../common/errors.js';
+import * as schemas from '../schemas.js';
+import { highlightRequest, type HttpHighlight } from '../schemas.js';
+import type { RouteContext } from './context.js';
+
+export function registerSearch(api: FastifyInstance, ctx: RouteContext): void {
+  const { engine, limits } = ctx;
+  api.post<{
+    Params: { name: string };
+    Body: {
+      query?: string | Record<string, number>;
+      dense_vector?: number[];
+      retrieval?: 'auto' | 'sparse' | 'dense' | 'hybrid';
+      fusion?: Record<string, unknown>;
+      k: number;
+      fields?: boolean | string[];
+      explain: boolean;
+      filter?: Record<string, unknown>;
+      mode?: 'auto' | 'exact' | 'approximate' | 'safe';
+      approximate?: { query_cut?: number; heap_factor?: number; knn?: number };
+      highlight?: HttpHighlight;
+    };
+  }>(
+    '/collections/:name/search',
+    {
+      config: { access: 'read' },
+      schema: {
+        tags: ['search'],
+        summary: 'Top-k documents for a text query or a sparse vector.',
+        params: schemas.collectionParams,
+        body: schemas.searchBodySchema(limits),
+        response: { 200: schemas.searchResponse, ...schemas.errorResponses },
+      },
+    },
+    async (request) => {
+      const collection = engine.collection(request.params.name);
+      const body = request.body;
+      // Analysed terms are counted here for encoders that analyse synchronously (BM25); model
+      // encoders bound their own output (the vocabulary, their top-k pruning).
+      if (typeof body.query === 'string' && body.query.trim().length > 0 && !collection.encoder.encodeQueryAsync) {
+        const terms = new Set<string>();
+        for (const field of collection.encoder.encodeQuery(body.query).terms) for (const term of field.keys()) terms.add(term);
+        if (terms.size > limits.queryTerms) {
+          throw new SparrowError('TOO_MANY_QUERY_TERMS', `the query has ${terms.size} distinct terms; at most ${limits.queryTerms} are allowed`, { limit: limits.queryTerms });
+        }
+      }
+      const searchRequest: SearchRequest = {
+        ...(body.query !== undefined ? { query: body.query } : {}),
+        ...(body.dense_vector !== undefined ? { denseVector: body.dense_vector } : {}),
+        ...(body.retrieval !== undefined ? { retrieval: body.retrieval } : {}),
+        ...(body.fusion !== undefined ? { fusion: body.fusion } : {}),
+        k: body.k,
+        fields: body.fields ?? true,
+        explain: body.explain,
+        ...(body.filter !== undefined ? { filter: body.filter } : {}),
+        ...(body.mode !== undefined ? { mode: body.mode } : {}),
+        ...(body.highlight !== undefined ? { highlight: highlightRequest(body.highlight) } : {}),
+        ...(body.approximate
+          ? {
+              approximate: {
+                ...(body.approximate.query_cut !== undefined ? { queryCut: body.approximate.query_cut } : {}),
+                ...(body.approximate.heap_factor !== undefined ? { heapFactor: body.approximate.heap_factor } : {}),
+                ...(body.approximate.knn !== undefined ? { knn: body.approximate.knn } : {}),
+              },
+            }
+          : {}),
+      };
+      return collection.searchAsync(searchRequest);
+    },
+  );
+}

@@ -67,6 +67,12 @@ export interface SearchRequest {
    */
   readonly fieldBoosts?: Readonly<Record<string, number>>;
   readonly onlyBoostedFields?: boolean;
+  /**
+   * Most distinct terms a text query may analyse into (TOO_MANY_QUERY_TERMS past it), checked on the
+   * one encoding the search uses. Model encoders bound their own output (top-k pruning), so only
+   * synchronous (BM25) text queries are counted.
+   */
+  readonly maxQueryTerms?: number;
 }
 
 /** How many documents matched: exactly, or at least this many when only the top was looked at. */
@@ -483,6 +489,12 @@ export class Collection {
 
   /** The query with its weights in each encoder field scaled by the request's fieldBoosts. */
   private withFieldBoosts(encoded: EncodedQuery, request: SearchRequest): EncodedQuery {
+    const limit = request.maxQueryTerms;
+    if (limit !== undefined && typeof request.query === 'string' && !this.encoder.encodeQueryAsync) {
+      const terms = new Set<string>();
+      for (const field of encoded.terms) for (const term of field.keys()) terms.add(term);
+      if (terms.size > limit) throw new SparrowError('TOO_MANY_QUERY_TERMS', `the query has ${terms.size} distinct terms; at most ${limit} are allowed`, { limit });
+    }
     const boosts = request.fieldBoosts;
     if (!boosts) return encoded;
     const names = this.encoder.fieldNames;

@@ -1,6 +1,5 @@
 import type { FastifyInstance } from 'fastify';
 import type { SearchRequest } from '../../engine/collection.js';
-import { SparrowError } from '../../common/errors.js';
 import * as schemas from '../schemas.js';
 import { highlightRequest, type HttpHighlight } from '../schemas.js';
 import type { RouteContext } from './context.js';
@@ -37,17 +36,9 @@ export function registerSearch(api: FastifyInstance, ctx: RouteContext): void {
     async (request) => {
       const collection = engine.collection(request.params.name);
       const body = request.body;
-      // Analysed terms are counted here for encoders that analyse synchronously (BM25); model
-      // encoders bound their own output (the vocabulary, their top-k pruning).
-      if (typeof body.query === 'string' && body.query.trim().length > 0 && !collection.encoder.encodeQueryAsync) {
-        const terms = new Set<string>();
-        for (const field of collection.encoder.encodeQuery(body.query).terms) for (const term of field.keys()) terms.add(term);
-        if (terms.size > limits.queryTerms) {
-          throw new SparrowError('TOO_MANY_QUERY_TERMS', `the query has ${terms.size} distinct terms; at most ${limits.queryTerms} are allowed`, { limit: limits.queryTerms });
-        }
-      }
       const searchRequest: SearchRequest = {
         ...(body.query !== undefined ? { query: body.query } : {}),
+        maxQueryTerms: limits.queryTerms,
         ...(body.dense_vector !== undefined ? { denseVector: body.dense_vector } : {}),
         ...(body.retrieval !== undefined ? { retrieval: body.retrieval } : {}),
         ...(body.fusion !== undefined ? { fusion: body.fusion } : {}),

@@ -1,0 +1,17 @@
+import { Engine } from '../../engine/engine.js';
+import { EXIT, parse, dataDirOf, help } from '../shared.js';
+
+export async function commandCollections(args: string[]): Promise<number> {
+  const { values } = parse(args, {});
+  if (values.help) return help();
+  const engine = Engine.open(dataDirOf(values));
+  try {
+    const list = engine.listCollections().map((c) => ({ name: c.name, documents: engine.collection(c.name).statistics().documents, encoder: c.encoder, created_at: c.createdAt }));
+    if (values.json) process.stdout.write(JSON.stringify(list, null, 2) + '\n');
+    else if (list.length === 0) process.stdout.write('no collections\n');
+    else for (const c of list) process.stdout.write(`${c.name}\t${c.documents} documents\t${JSON.stringify(c.encoder)}\n`);
+    return EXIT.ok;
+  } finally {
+    engine.close();
+  }
+}

@@ -134,3 +134,15 @@ t.test('--query-cut and --heap-factor reach the approximate index', async (t) =>
   const overlap = coarse.lines.filter((l) => exact.lines.includes(l)).length / exact.lines.length;
   t.ok(overlap < 0.9, `one query term and the most skipping: a different answer (${(overlap * 100).toFixed(0)}% of the exact hits)`);
 });
+
+t.test('read-only commands create nothing; --version', async (t) => {
+  const empty = path.join(tempDir(t), 'never-indexed');
+  const list = sparrow(empty, ['collections']);
+  t.same([list.code, list.stdout], [0, 'no collections\n']);
+  const search = sparrow(empty, ['search', 'c', 'x']);
+  t.equal(search.code, 1);
+  t.match(search.stderr, /\[NO_DATABASE\] .*holds no sparrow database yet/);
+  t.notOk(fs.existsSync(empty), 'neither command created the folder or a database');
+  const version = spawnSync(process.execPath, [cliPath, '--version'], { encoding: 'utf8' });
+  t.equal(version.stdout, `sparrow ${(JSON.parse(fs.readFileSync(path.join(path.dirname(cliPath), '..', '..', '..', 'package.json'), 'utf8')) as { version: string }).version}\n`);
+});

@@ -1,4 +1,7 @@
 #!/usr/bin/env node
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { errorCode } from '../common/errors.js';
 import { commandIndex } from './commands/index.js';
 import { commandIdf } from './commands/idf.js';
@@ -11,6 +14,17 @@ import { commandServe } from './commands/serve.js';
 import { EXIT, UsageError, help } from './shared.js';
 
 export { EXIT } from './shared.js';
+
+/** The version in package.json (two folders above the compiled dist/src/cli). */
+function packageVersion(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const file = path.join(dir, 'package.json');
+    if (fs.existsSync(file)) return (JSON.parse(fs.readFileSync(file, 'utf8')) as { version: string }).version;
+    dir = path.dirname(dir);
+  }
+  return 'unknown';
+}
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...args] = argv;
@@ -34,6 +48,11 @@ export async function main(argv: string[]): Promise<number> {
         return await commandExport(args);
       case 'import':
         return await commandImport(args);
+      case '--version':
+      case '-V':
+      case 'version':
+        process.stdout.write(`sparrow ${packageVersion()}\n`);
+        return EXIT.ok;
       case undefined:
       case 'help':
       case '--help':

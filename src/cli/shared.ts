@@ -72,6 +72,7 @@ Usage:
 Common options:
   --data-dir DIR   data directory (default $SPARROW_DATA_DIR or ./data)
   --json           machine-readable output
+  --version        the version
   -h, --help       this help
 
 Exit codes: 0 done, 1 failed, 2 bad usage, 3 finished with rejected input lines.`;

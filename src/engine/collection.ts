@@ -635,7 +635,12 @@ export class Collection {
     const resolved = this.dictionary.resolve(encoded.terms);
     const warnings: string[] = [];
     if (resolved.termIds.length === 0) {
-      warnings.push('the query has no term present in the collection; nothing can match');
+      const analyzedToNothing = typeof request.query === 'string' && encoded.terms.every((field) => field.size === 0);
+      warnings.push(
+        analyzedToNothing
+          ? 'every word of the query is a stop word or holds no letter or digit, so the analyzer keeps no term; nothing can match'
+          : 'the query has no term present in the collection; nothing can match',
+      );
     }
     const excluded = request.excludeIds && request.excludeIds.length > 0 ? new Set(request.excludeIds) : undefined;
     const query: ExactQuery = { termIds: resolved.termIds, weights: resolved.weights };

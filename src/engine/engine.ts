@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { checkEncoderFiles, createEncoder, normalizeEncoderConfig } from '../encoders/registry.js';
 import { checkDenseEncoderFiles } from '../encoders/dense-registry.js';
-import { Store, type CollectionRecord } from '../store/store.js';
+import { DATABASE_FILE, Store, type CollectionRecord } from '../store/store.js';
 import { Collection } from './collection.js';
 import { SparrowError } from '../common/errors.js';
 import { segmentSettings } from './segments.js';
@@ -48,6 +48,17 @@ export class Engine {
 
   static open(dataDir: string, options: EngineOptions = {}): Engine {
     return new Engine(Store.open(dataDir), options);
+  }
+
+  /** Whether the folder holds a sparrow database (commands that only read create none). */
+  static exists(dataDir: string): boolean {
+    return fs.existsSync(path.join(dataDir, DATABASE_FILE));
+  }
+
+  /** Opens a data directory that must exist already: a read-only command creates nothing. */
+  static openExisting(dataDir: string, options: EngineOptions = {}): Engine {
+    if (!Engine.exists(dataDir)) throw new SparrowError('NO_DATABASE', `${dataDir} holds no sparrow database yet (nothing has been indexed there); sparrow index or sparrow serve creates one`, { dataDir });
+    return Engine.open(dataDir, options);
   }
 
   get dataDir(): string {

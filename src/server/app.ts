@@ -4,6 +4,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Engine } from '../engine/engine.js';
 import { SparrowError, errorCode } from '../common/errors.js';
+import { checkFilter } from '../engine/filter.js';
 import { EncoderPool } from '../jobs/encoder-pool.js';
 import { JobManager } from '../jobs/manager.js';
 import { ApiKeys, presentedKey, type Access } from './auth.js';
@@ -111,7 +112,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   app.removeContentTypeParser('text/plain');
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const { code, message, details } = describeError(error);
+    const { code, message, details } = filterError(error, request) ?? describeError(error);
     const status = statusFor(code);
     if (status >= 500) request.log.error({ err: error }, 'request failed');
     if (code === 'UNAUTHORIZED') void reply.header('www-authenticate', 'Bearer');
@@ -250,6 +251,22 @@ function describeError(error: FastifyError): { code: string; message: string; de
   if (status === 415) return { code: 'UNSUPPORTED_MEDIA_TYPE', message: error.message };
   if (status >= 400 && status < 500) return { code: 'BAD_REQUEST', message: error.message };
   return { code: 'INTERNAL_ERROR', message: 'internal error' };
+}
+
+/**
+ * A search filter the schema refused gets the filter grammar's own coded message (what the CLI
+ * says: 'unknown operator "$gte" on year; use ...'), not the validator's account of the schema.
+ */
+function filterError(error: FastifyError, request: FastifyRequest): { code: string; message: string; details?: Record<string, unknown> } | undefined {
+  const first = error.validation?.[0];
+  if (error.validationContext !== 'body' || !first?.instancePath.startsWith('/filter')) return undefined;
+  try {
+    checkFilter((request.body as { filter?: unknown } | undefined)?.filter);
+  } catch (refusal) {
+    const code = errorCode(refusal);
+    if (code) return { code, message: (refusal as Error).message };
+  }
+  return undefined;
 }
 
 /** The validator's message, naming what it left out: the unknown member, the allowed values. */

@@ -87,6 +87,14 @@ export async function applyBulk(engine: Engine, collectionName: string, body: Re
     const value = entry.value;
     const op = value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>)[OPERATION_FIELD] : undefined;
     try {
+      if (op === undefined && isActionLine(value)) {
+        fail(
+          entry.line,
+          'BULK_ACTION_LINE',
+          `line ${entry.line} is an Elasticsearch/OpenSearch action line (${JSON.stringify(value).slice(0, 60)}); sparrow's _bulk takes one document per line ({"id": ..., fields} or {"_op": "delete", "id": ...}). For action and source line pairs, send the body to POST /_os/INDEX/_bulk`,
+        );
+        return;
+      }
       if (op === undefined || op === 'upsert') {
         const { [OPERATION_FIELD]: _op, ...raw } = value as Record<string, unknown>;
         const document = toIngestDocument(op === undefined ? value : raw);
@@ -114,4 +122,13 @@ export async function applyBulk(engine: Engine, collectionName: string, body: Re
       fail(entry.line, code ?? 'INVALID_DOCUMENT', `line ${entry.line}: ${(error as Error).message}`);
     }
   }
+}
+
+/** {"index": {...}} and its kin: the first line of an Elasticsearch-style action/source pair. */
+function isActionLine(value: unknown): boolean {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const keys = Object.keys(value);
+  if (keys.length !== 1 || !['index', 'create', 'update', 'delete'].includes(keys[0]!)) return false;
+  const metadata = (value as Record<string, unknown>)[keys[0]!];
+  return metadata !== null && typeof metadata === 'object' && !Array.isArray(metadata);
 }

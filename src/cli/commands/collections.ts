@@ -4,6 +4,11 @@ import { EXIT, parse, dataDirOf, help } from '../shared.js';
 export async function commandCollections(args: string[]): Promise<number> {
   const { values } = parse(args, {});
   if (values.help) return help();
+  if (!Engine.exists(dataDirOf(values))) {
+    // Listing creates nothing: an empty or new folder simply has no collections.
+    process.stdout.write(values.json ? '[]\n' : 'no collections\n');
+    return EXIT.ok;
+  }
   const engine = Engine.open(dataDirOf(values));
   try {
     const list = engine.listCollections().map((c) => ({ name: c.name, documents: engine.collection(c.name).statistics().documents, encoder: c.encoder, created_at: c.createdAt }));

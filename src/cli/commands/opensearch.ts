@@ -18,7 +18,7 @@ export async function commandExport(args: string[]): Promise<number> {
   const sparseType = (values['sparse-type'] as string | undefined) ?? 'sparse_vector';
   if (sparseType !== 'sparse_vector' && sparseType !== 'rank_features') throw new UsageError('--sparse-type must be sparse_vector or rank_features');
   const chunkDocuments = positiveInt(values['chunk-docs'], '--chunk-docs') ?? DEFAULT_CHUNK_DOCUMENTS;
-  const engine = Engine.open(dataDirOf(values));
+  const engine = Engine.openExisting(dataDirOf(values));
   try {
     const manifest = exportCollection(engine.collection(name), {
       out: values.out as string,

@@ -66,7 +66,7 @@ export async function commandSearch(args: string[]): Promise<number> {
     const [name] = positionals;
     if (!name || positionals.length > 1) throw new UsageError('usage: sparrow search COLLECTION --vectors QUERIES -k 10 --out RUN');
     if (!values.out) throw new UsageError('--vectors needs --out RUN');
-    const engine = Engine.open(dataDirOf(values));
+    const engine = Engine.openExisting(dataDirOf(values));
     try {
       const collection = engine.collection(name);
       const result = await runQueryFile(collection, path.resolve(values.vectors as string), { k, ...searchOptions });
@@ -88,7 +88,7 @@ export async function commandSearch(args: string[]): Promise<number> {
   if (!name || (text === undefined && denseVector === undefined) || positionals.length > 2) {
     throw new UsageError('usage: sparrow search COLLECTION "query text" [-k 10] (or --dense-vector JSON)');
   }
-  const engine = Engine.open(dataDirOf(values));
+  const engine = Engine.openExisting(dataDirOf(values));
   try {
     const response = await engine.collection(name).searchAsync({
       ...(text !== undefined ? { query: text } : {}),

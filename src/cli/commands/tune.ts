@@ -24,7 +24,7 @@ export async function commandTune(args: string[]): Promise<number> {
   const k = positiveInt(values.k, '-k') ?? 10;
   const sample = positiveInt(values.sample, '--sample');
   const seed = nonNegativeInt(values.seed, '--seed');
-  const engine = Engine.open(dataDirOf(values));
+  const engine = Engine.openExisting(dataDirOf(values));
   try {
     const collection = engine.collection(name);
     const queries = values.queries !== undefined ? await readSparseQueries(path.resolve(values.queries as string)) : undefined;

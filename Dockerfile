@@ -7,8 +7,10 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-# .npmrc carries install settings (no model runtime downloads at install time).
-COPY package.json package-lock.json .npmrc ./
+# No model runtime downloads at install time: package.json's allowScripts keeps onnxruntime-node's
+# install script from running (npm 11); ONNXRUNTIME_NODE_INSTALL=skip does the same for older npm.
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json ./
 # Scripts wait until the sources are here: "prepare" compiles them.
 RUN npm ci --ignore-scripts && npm rebuild
 COPY . .

@@ -15,3 +15,17 @@ t.test('npm in the project prints no config warning, and install scripts run onl
   t.same(pkg.allowScripts['onnxruntime-node'], false, 'onnxruntime-node\'s download script never runs');
   t.match(fs.readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8'), /ENV ONNXRUNTIME_NODE_INSTALL=skip/, 'and the image skips it for npm versions without allowScripts');
 });
+
+t.test('engines, the Docker image and the dependency tree agree on Node 20', async (t) => {
+  const { default: semver } = await import('semver');
+  const pkg = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { engines: { node: string } };
+  const lowest = semver.minVersion(pkg.engines.node)!;
+  t.equal(lowest.major, 20, `engines start at Node 20 (${pkg.engines.node})`);
+  t.match(fs.readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8'), /^FROM node:20-/m, 'the image runs Node 20');
+  const lock = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package-lock.json'), 'utf8')) as { packages: Record<string, { engines?: { node?: string } | string[]; optional?: boolean }> };
+  const refusing = Object.entries(lock.packages)
+    .filter(([name, entry]) => name !== '' && !entry.optional && typeof entry.engines === 'object' && !Array.isArray(entry.engines) && entry.engines.node !== undefined)
+    .filter(([, entry]) => !semver.satisfies(lowest, (entry.engines as { node: string }).node))
+    .map(([name, entry]) => `${name} needs node ${(entry.engines as { node: string }).node}`);
+  t.same(refusing, [], `every locked package runs on Node ${lowest.version} (no EBADENGINE at install)`);
+});

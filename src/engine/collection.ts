@@ -532,12 +532,8 @@ export class Collection {
       }
       return { ids, total: allow.size };
     }
-    let i = 0;
-    this.store.forEachLiveDocument(this.record.id, (_docNumber, externalId) => {
-      if (i >= options.offset && i < end) ids.push(externalId);
-      i++;
-    });
-    return { ids, total: i };
+    // Only the page is read; the count comes from the table.
+    return { ids: this.store.liveExternalIds(this.record.id, options.offset, options.limit), total: this.store.countDocuments(this.record.id) };
   }
 
   /** Checks the highlight settings before the search runs, so a bad setting costs no search. */

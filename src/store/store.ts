@@ -377,6 +377,14 @@ export class Store {
     return Uint32Array.from(numbers);
   }
 
+  /** External ids of live documents in doc-number order, `limit` of them from the `offset`-th (read from the doc-number index). */
+  liveExternalIds(collectionId: number, offset: number, limit: number): string[] {
+    return this.db
+      .prepare('SELECT external_id FROM documents INDEXED BY documents_by_number WHERE collection_id = ? ORDER BY doc_number LIMIT ? OFFSET ?')
+      .pluck()
+      .all(collectionId, limit, offset) as string[];
+  }
+
   /**
    * Every live document's doc number and external id, in doc-number order. Read from the
    * doc-number index, which holds both: scanning the table itself would read every vector.

@@ -339,3 +339,21 @@ t.test('rough edges a new user meets: an Elasticsearch-style bulk body, a query 
   const unknown = await app.inject({ method: 'POST', url: '/collections/c/search', payload: { query: 'zebra' } });
   t.match(unknown.json().warnings, [/no term present in the collection/], 'a word the collection lacks is told apart');
 });
+
+t.test('paging: from and k, pages that line up, the deepest page refused by code', async (t) => {
+  const { app } = setup(t);
+  await app.inject({ method: 'POST', url: '/collections', payload: { name: 'c' } });
+  const lines = Array.from({ length: 40 }, (_, i) => ({ id: `d${i}`, text: `sparrow ${'song '.repeat(1 + (i % 7))} number ${i}` }));
+  await app.inject({ method: 'POST', url: '/collections/c/documents/_bulk', headers: NDJSON, payload: ndjson(lines) });
+  const search = (body: object) => app.inject({ method: 'POST', url: '/collections/c/search', payload: { query: 'sparrow song', fields: false, ...body } });
+  const whole = (await search({ k: 30 })).json();
+  const pages: string[] = [];
+  for (let from = 0; from < 30; from += 7) pages.push(...(await search({ from, k: Math.min(7, 30 - from) })).json().hits.map((h: { id: string }) => h.id));
+  t.same(pages, whole.hits.map((h: { id: string }) => h.id), 'pages of 7 line up with one page of 30');
+  t.same(whole.total, { value: 40, relation: 'eq' }, 'every page reports the whole match count');
+  const deep = await search({ from: 9995, k: 10 });
+  t.same([deep.statusCode, deep.json().error.code], [400, 'RESULT_WINDOW_TOO_LARGE']);
+  const highlighted = (await search({ from: 5, k: 2, highlight: {} })).json();
+  t.same(highlighted.hits.map((h: { id: string }) => h.id), whole.hits.slice(5, 7).map((h: { id: string }) => h.id), 'a highlighted page is the same page');
+  t.ok(highlighted.hits.every((h: { highlight: object }) => Object.keys(h.highlight).length > 0), 'and its hits are highlighted');
+});

@@ -33,7 +33,7 @@ Usage:
   sparrow index COLLECTION --vectors FILE             index precomputed vectors {"id", "vector": {"token": weight}, ...}
       --build-segments           build the approximate index from every pending document now
                                  (and a dense HNSW graph, saved beside the segments)
-  sparrow search COLLECTION "query text" [-k 10] [--explain] [--highlight] [--json]
+  sparrow search COLLECTION "query text" [-k 10] [--from 0] [--explain] [--highlight] [--json]
       --highlight                the best fragment of each text field, matched words in bold
                                  (on a terminal) or between ** (otherwise)
   sparrow search COLLECTION --vectors QUERIES -k 10 --out RUN   run a query file; writes RUN and RUN.latency.json

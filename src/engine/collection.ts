@@ -41,6 +41,8 @@ export interface SearchRequest {
   /** How hybrid lists are fused (see fusion/fuse.ts fusionSpec); default RRF, k 60, depth max(k, 100). */
   readonly fusion?: Readonly<Record<string, unknown>>;
   readonly k?: number;
+  /** Hits to skip before the k returned (paging): from + k is at most MAX_K. */
+  readonly from?: number;
   /** Stored fields to return: true for all, a list for some, false/absent for none. */
   readonly fields?: boolean | readonly string[];
   readonly explain?: boolean;
@@ -480,11 +482,11 @@ export class Collection {
    */
   search(request: SearchRequest): SearchResponse {
     const started = process.hrtime.bigint();
-    const k = checkK(request.k);
+    const { k, from } = windowOf(request);
     if (request.query === undefined) throw new SparrowError('EMPTY_QUERY', 'the request has no query');
     const encoded = this.withFieldBoosts(this.encodeQuery(request.query), request);
     const highlighter = request.highlight !== undefined ? this.highlighter(request.highlight, encoded) : undefined;
-    return this.withHighlights(this.searchSparse(request, k, encoded, started), highlighter);
+    return this.withHighlights(pageOf(this.searchSparse(request, k, encoded, started), from), highlighter);
   }
 
   /** The query with its weights in each encoder field scaled by the request's fieldBoosts. */
@@ -558,7 +560,7 @@ export class Collection {
   /** Searches by every side the request and the collection have: sparse, dense or both fused. */
   async searchAsync(request: SearchRequest): Promise<SearchResponse> {
     const started = process.hrtime.bigint();
-    const k = checkK(request.k);
+    const { k, from } = windowOf(request);
     const retrieval = request.retrieval ?? 'auto';
     if (!['auto', 'sparse', 'dense', 'hybrid'].includes(retrieval)) {
       throw new SparrowError('INVALID_RETRIEVAL', `retrieval must be auto, sparse, dense or hybrid, got ${JSON.stringify(retrieval)}`);
@@ -596,7 +598,7 @@ export class Collection {
     if (!denseQuery) response = await this.searchSparseAsync(request, k, sparseQuery!, started);
     else if (!sparseQuery) response = this.searchDenseOnly(request, k, denseQuery, started);
     else response = this.searchHybrid(request, k, sparseQuery, denseQuery, started);
-    response = this.withHighlights(response, highlighter);
+    response = this.withHighlights(pageOf(response, from), highlighter);
     if (text !== undefined && this.encoder.encodeQueryAsync && response.unknown_terms) {
       // A model's query expansion reaches far beyond the collection's vocabulary: not worth listing.
       const { unknown_terms: _expansion, ...rest } = response;
@@ -1025,6 +1027,22 @@ function checkK(value: number | undefined): number {
     throw new SparrowError('INVALID_K', `k must be an integer from 1 to ${MAX_K}, got ${String(k)}`);
   }
   return k;
+}
+
+/** How many hits a search must find for the page [from, from + k): checked against MAX_K. */
+function windowOf(request: SearchRequest): { k: number; from: number } {
+  const k = checkK(request.k);
+  const from = request.from ?? 0;
+  if (!Number.isInteger(from) || from < 0) throw new SparrowError('INVALID_K', `from must be a whole number >= 0, got ${String(from)}`);
+  if (from + k > MAX_K) {
+    throw new SparrowError('RESULT_WINDOW_TOO_LARGE', `from + k must be at most ${MAX_K}, got ${from + k}: page deeper with a narrower filter`, { limit: MAX_K });
+  }
+  return { k: from + k, from };
+}
+
+/** The page of a response found `from + k` deep: its first `from` hits dropped. */
+function pageOf(response: SearchResponse, from: number): SearchResponse {
+  return from === 0 ? response : { ...response, hits: response.hits.slice(from) };
 }
 
 function elapsedMs(started: bigint): number {

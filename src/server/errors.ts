@@ -24,6 +24,7 @@ export const ERROR_TABLE: Readonly<Record<string, ErrorSpec>> = {
   INVALID_APPROXIMATE_PARAMS: { status: 400, description: 'queryCut is not a whole number >= 1, heapFactor is outside 0 (never skip) .. 1 (skip the most), or knn is outside 0 .. 256.' },
   BULK_ACTION_LINE: { status: 400, description: "A _bulk line is an Elasticsearch/OpenSearch action line; sparrow's _bulk takes one document per line (action/source pairs go to /_os/INDEX/_bulk)." },
   NO_DATABASE: { status: 404, description: 'The data directory holds no sparrow database yet; a command that only reads creates none.' },
+  RESULT_WINDOW_TOO_LARGE: { status: 400, description: 'from + k is past the deepest page a search returns (10,000 hits).' },
   TUNE_UNAVAILABLE: { status: 400, description: 'The job manager was started without recall tuning (an embedding of the server that gives it no tuner).' },
   INVALID_HIGHLIGHT: { status: 400, description: 'A highlight setting is out of range or unknown (fragment size and count, order, encoder, format).' },
   INVALID_FILTER: { status: 400, description: 'The filter does not follow the filter grammar (see docs/api.md).' },

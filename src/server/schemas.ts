@@ -196,6 +196,7 @@ export function searchBodySchema(limits: ServerLimits) {
         },
       },
       k: { type: 'integer', minimum: 1, maximum: limits.maxK, default: 10 },
+      from: { type: 'integer', minimum: 0, maximum: limits.maxK, default: 0, description: 'Hits to skip before the k returned (paging); from + k is at most the largest k.' },
       fields: {
         description: 'Stored fields to return with each hit: true for all (default), false for none, or a list of names.',
         anyOf: [{ type: 'boolean' }, { type: 'array', items: { type: 'string', maxLength: 256 }, maxItems: 256 }],

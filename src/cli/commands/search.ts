@@ -3,11 +3,12 @@ import path from 'node:path';
 import { Engine } from '../../engine/engine.js';
 import { runQueryFile, writeQueryFileResult } from '../../eval/query-file.js';
 import { checkApproximateParams } from '../../engine/query-params.js';
-import { EXIT, UsageError, CLI_PARAMETER_NAMES, usageOf, parse, dataDirOf, positiveInt, jsonObjectOption, help } from '../shared.js';
+import { EXIT, UsageError, CLI_PARAMETER_NAMES, usageOf, parse, dataDirOf, positiveInt, nonNegativeInt, jsonObjectOption, help } from '../shared.js';
 
 export async function commandSearch(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, {
     k: { type: 'string', short: 'k' },
+    from: { type: 'string' },
     explain: { type: 'boolean', default: false },
     highlight: { type: 'boolean', default: false },
     vectors: { type: 'string' },
@@ -94,6 +95,7 @@ export async function commandSearch(args: string[]): Promise<number> {
       ...(text !== undefined ? { query: text } : {}),
       ...(denseVector !== undefined ? { denseVector } : {}),
       k,
+      ...(values.from !== undefined ? { from: nonNegativeInt(values.from, '--from') ?? 0 } : {}),
       fields: true,
       explain: values.explain as boolean,
       ...(values.highlight

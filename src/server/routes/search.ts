@@ -14,6 +14,7 @@ export function registerSearch(api: FastifyInstance, ctx: RouteContext): void {
       retrieval?: 'auto' | 'sparse' | 'dense' | 'hybrid';
       fusion?: Record<string, unknown>;
       k: number;
+      from: number;
       fields?: boolean | string[];
       explain: boolean;
       filter?: Record<string, unknown>;
@@ -43,6 +44,7 @@ export function registerSearch(api: FastifyInstance, ctx: RouteContext): void {
         ...(body.retrieval !== undefined ? { retrieval: body.retrieval } : {}),
         ...(body.fusion !== undefined ? { fusion: body.fusion } : {}),
         k: body.k,
+        from: body.from,
         fields: body.fields ?? true,
         explain: body.explain,
         ...(body.filter !== undefined ? { filter: body.filter } : {}),

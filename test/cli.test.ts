@@ -29,6 +29,13 @@ t.test('index, search and list from the command line', async (t) => {
   t.match(highlighted.stdout, /text: Hawks \*\*hunt\*\* small birds\./, '"hunt" matched "hunting"');
   const list = sparrow(data, ['collections']);
   t.match(list.stdout, /birds\t2 documents/);
+  const gone = sparrow(data, ['collections', 'delete', 'nope']);
+  t.same([gone.code, /\[COLLECTION_NOT_FOUND\]/.test(gone.stderr)], [1, true], 'deleting a collection that does not exist says so');
+  const other = sparrow(data, ['index', 'scratch', file]);
+  t.equal(other.code, 0, other.stderr);
+  const deleted = sparrow(data, ['collections', 'delete', 'scratch']);
+  t.same([deleted.code, deleted.stdout], [0, 'deleted scratch\n']);
+  t.notMatch(sparrow(data, ['collections']).stdout, /scratch/, 'and it is gone from the list');
 });
 
 t.test('bad input: clear messages, non-zero exits, never a stack trace', async (t) => {

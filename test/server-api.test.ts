@@ -357,3 +357,34 @@ t.test('paging: from and k, pages that line up, the deepest page refused by code
   t.same(highlighted.hits.map((h: { id: string }) => h.id), whole.hits.slice(5, 7).map((h: { id: string }) => h.id), 'a highlighted page is the same page');
   t.ok(highlighted.hits.every((h: { highlight: object }) => Object.keys(h.highlight).length > 0), 'and its hits are highlighted');
 });
+
+t.test('multi-search, count, and fields on a document read', async (t) => {
+  const { app } = setup(t);
+  for (const name of ['a', 'b']) await app.inject({ method: 'POST', url: '/collections', payload: { name } });
+  await app.inject({ method: 'POST', url: '/collections/a/documents/_bulk', headers: NDJSON, payload: ndjson([{ id: '1', text: 'sparrows sing', year: 2020 }, { id: '2', text: 'hawks hunt sparrows', year: 2010 }, { id: '3', text: 'owls', year: 2021 }]) });
+  await app.inject({ method: 'PUT', url: '/collections/b/documents/x', payload: { text: 'sparrows in b' } });
+  const alone = await Promise.all([
+    app.inject({ method: 'POST', url: '/collections/a/search', payload: { query: 'sparrow', k: 5 } }),
+    app.inject({ method: 'POST', url: '/collections/b/search', payload: { query: 'sparrow', filter: { text: { exists: true } } } }),
+  ]);
+  const multi = await app.inject({
+    method: 'POST',
+    url: '/_msearch',
+    payload: { searches: [{ collection: 'a', query: 'sparrow', k: 5 }, { collection: 'b', query: 'sparrow', filter: { text: { exists: true } } }, { collection: 'nope', query: 'x' }, { collection: 'a', query: { sparrow: -1 } }] },
+  });
+  t.equal(multi.statusCode, 200);
+  const responses = multi.json().responses;
+  const strip = (r: { hits: { id: string; score: number }[]; total: unknown }) => ({ hits: r.hits.map((h) => [h.id, h.score]), total: r.total });
+  t.same(strip(responses[0]), strip(alone[0].json()), 'the first search, as if sent alone');
+  t.same(strip(responses[1]), strip(alone[1].json()), 'the second, over another collection');
+  t.same([responses[2].status, responses[2].error.code], [404, 'COLLECTION_NOT_FOUND'], 'a failing search answers its own error in its place');
+  t.same([responses[3].status, responses[3].error.code], [400, 'NEGATIVE_WEIGHT']);
+  const malformed = await app.inject({ method: 'POST', url: '/_msearch', payload: { searches: [{ collection: 'a', query: 'x', k: 0 }] } });
+  t.same([malformed.statusCode, malformed.json().error.code], [400, 'VALIDATION_FAILED'], 'a malformed search fails the request, as it would alone');
+  const count = await app.inject({ method: 'POST', url: '/collections/a/_count', payload: { query: 'sparrow', filter: { year: { gte: 2015 } } } });
+  t.same(count.json(), { count: 1 });
+  t.same((await app.inject({ method: 'POST', url: '/collections/a/_count', payload: {} })).json(), { count: 3 }, 'no query: every document');
+  t.same((await app.inject({ method: 'POST', url: '/collections/a/_count', payload: { filter: { year: { lt: 2021 } } } })).json(), { count: 2 }, 'a filter alone');
+  const picked = await app.inject({ method: 'GET', url: '/collections/a/documents/1?fields=year,missing' });
+  t.same(picked.json(), { id: '1', fields: { year: 2020 } }, 'fields= picks stored fields');
+});

@@ -61,6 +61,7 @@ Usage:
   sparrow idf FILE|BEIR_DIR --model DIR --out idf.json   IDF table of a corpus over a model's tokenizer
                                                       (for --query-mode inference-free)
   sparrow collections                                 list collections
+  sparrow collections delete NAME                     delete a collection, its documents and segments
   sparrow export opensearch COLLECTION --out DIR      the collection as an OpenSearch index: DIR/index.json
                                  (PUT /INDEX body) and DIR/bulk-NNNNN.ndjson (POST /INDEX/_bulk bodies);
                                  resumes where a killed export stopped (docs/opensearch.md)

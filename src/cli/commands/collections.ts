@@ -1,9 +1,23 @@
 import { Engine } from '../../engine/engine.js';
-import { EXIT, parse, dataDirOf, help } from '../shared.js';
+import { EXIT, UsageError, parse, dataDirOf, help } from '../shared.js';
 
 export async function commandCollections(args: string[]): Promise<number> {
-  const { values } = parse(args, {});
+  const { values, positionals } = parse(args, {});
   if (values.help) return help();
+  if (positionals[0] === 'delete') {
+    const name = positionals[1];
+    if (!name || positionals.length > 2) throw new UsageError('usage: sparrow collections delete NAME');
+    const engine = Engine.openExisting(dataDirOf(values));
+    try {
+      engine.collection(name);
+      engine.deleteCollection(name);
+      process.stdout.write(`deleted ${name}\n`);
+      return EXIT.ok;
+    } finally {
+      engine.close();
+    }
+  }
+  if (positionals.length > 0) throw new UsageError(`unknown collections command ${JSON.stringify(positionals[0])}; try "sparrow collections" or "sparrow collections delete NAME"`);
   if (!Engine.exists(dataDirOf(values))) {
     // Listing creates nothing: an empty or new folder simply has no collections.
     process.stdout.write(values.json ? '[]\n' : 'no collections\n');

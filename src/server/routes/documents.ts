@@ -41,17 +41,29 @@ export function registerDocuments(api: FastifyInstance, ctx: RouteContext): void
       return { id, result: created ? 'created' : 'updated' };
     },
   );
-  api.get<{ Params: { name: string; id: string } }>(
+  api.get<{ Params: { name: string; id: string }; Querystring: { fields?: string } }>(
     '/collections/:name/documents/:id',
     {
       config: { access: 'read' },
-      schema: { tags: ['documents'], summary: 'One document\'s stored fields.', params: schemas.documentParams, response: { 200: schemas.documentResponse, ...schemas.errorResponses } },
+      schema: {
+        tags: ['documents'],
+        summary: 'One document\'s stored fields.',
+        params: schemas.documentParams,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { fields: { type: 'string', maxLength: 8192, description: 'Stored fields to return, comma-separated (default: all), as "fields" in a search.' } },
+        },
+        response: { 200: schemas.documentResponse, ...schemas.errorResponses },
+      },
     },
     async (request) => {
       const { name, id } = request.params;
       const document = engine.collection(name).get(id);
       if (!document) throw documentNotFound(name, id);
-      return document;
+      const wanted = request.query.fields?.split(',').map((f) => f.trim()).filter((f) => f.length > 0);
+      if (!wanted) return document;
+      return { id: document.id, fields: Object.fromEntries(wanted.filter((f) => f in document.fields).map((f) => [f, document.fields[f]])) };
     },
   );
   api.delete<{ Params: { name: string; id: string } }>(

@@ -388,3 +388,33 @@ t.test('multi-search, count, and fields on a document read', async (t) => {
   const picked = await app.inject({ method: 'GET', url: '/collections/a/documents/1?fields=year,missing' });
   t.same(picked.json(), { id: '1', fields: { year: 2020 } }, 'fields= picks stored fields');
 });
+
+t.test('aliases: searches follow the alias, a swap is one step, a collection behind one is kept', async (t) => {
+  const { app } = setup(t);
+  for (const [name, text] of [['v1', 'old sparrows'], ['v2', 'new sparrows']] as const) {
+    await app.inject({ method: 'POST', url: '/collections', payload: { name } });
+    await app.inject({ method: 'PUT', url: `/collections/${name}/documents/d`, payload: { text } });
+  }
+  const created = await app.inject({ method: 'PUT', url: '/aliases/live', payload: { collection: 'v1' } });
+  t.same([created.statusCode, created.json()], [201, { alias: 'live', collection: 'v1' }]);
+  const textVia = async () => (await app.inject({ method: 'POST', url: '/collections/live/search', payload: { query: 'sparrows' } })).json().hits[0].fields.text;
+  t.equal(await textVia(), 'old sparrows', 'a search through the alias reaches v1');
+  // Swaps and searches interleaved: every answer comes from one collection or the other.
+  const answers = await Promise.all(
+    Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? app.inject({ method: 'PUT', url: '/aliases/live', payload: { collection: i % 4 === 0 ? 'v2' : 'v1' } }).then(() => 'swap') : textVia())),
+  );
+  t.ok(answers.filter((a) => a !== 'swap').every((a) => a === 'old sparrows' || a === 'new sparrows'), 'no search fell between the two');
+  const moved = await app.inject({ method: 'PUT', url: '/aliases/live', payload: { collection: 'v2' } });
+  t.same([moved.statusCode, moved.json().collection], [200, 'v2']);
+  t.equal(await textVia(), 'new sparrows', 'after the swap the alias reaches v2');
+  t.same((await app.inject({ method: 'GET', url: '/aliases' })).json(), { aliases: [{ alias: 'live', collection: 'v2' }] });
+  const inUse = await app.inject({ method: 'DELETE', url: '/collections/v2' });
+  t.same([inUse.statusCode, inUse.json().error.code], [409, 'ALIAS_IN_USE']);
+  t.equal(await textVia(), 'new sparrows', 'a refused delete leaves the collection as it was');
+  t.equal((await app.inject({ method: 'PUT', url: '/aliases/v1', payload: { collection: 'v2' } })).json().error.code, 'ALIAS_NAME_TAKEN');
+  t.equal((await app.inject({ method: 'POST', url: '/collections', payload: { name: 'live' } })).json().error.code, 'COLLECTION_EXISTS');
+  t.equal((await app.inject({ method: 'PUT', url: '/aliases/x', payload: { collection: 'nope' } })).json().error.code, 'COLLECTION_NOT_FOUND');
+  t.equal((await app.inject({ method: 'DELETE', url: '/aliases/live' })).statusCode, 200);
+  t.equal((await app.inject({ method: 'GET', url: '/aliases/live' })).json().error.code, 'ALIAS_NOT_FOUND');
+  t.equal((await app.inject({ method: 'DELETE', url: '/collections/v2' })).statusCode, 200, 'with the alias gone the collection can go');
+});

@@ -86,6 +86,7 @@ export class Engine {
     return this.findCollection(name) ?? this.createCollection(name, settings);
   }
 
+  /** The collection of that name, or the one an alias of that name points at. */
   findCollection(name: string): Collection | undefined {
     const cached = this.open.get(name);
     if (cached) {
@@ -93,7 +94,9 @@ export class Engine {
       this.open.delete(name);
     }
     const record = this.store.getCollection(name);
-    return record ? this.attach(record) : undefined;
+    if (record) return this.attach(record);
+    const alias = this.store.getAlias(name);
+    return alias ? this.findCollection(alias.collection) : undefined;
   }
 
   collection(name: string): Collection {
@@ -113,6 +116,11 @@ export class Engine {
 
   deleteCollection(name: string): boolean {
     const record = this.store.getCollection(name);
+    // Refused before anything is closed: a collection behind an alias stays as it is.
+    const aliases = this.store.listAliases().filter((a) => a.collection === name).map((a) => a.alias);
+    if (record && aliases.length > 0) {
+      throw new SparrowError('ALIAS_IN_USE', `collection ${JSON.stringify(name)} is behind the alias ${aliases.map((a) => JSON.stringify(a)).join(', ')}; point it at another collection or delete it first`, { aliases });
+    }
     this.open.get(name)?.close();
     this.open.delete(name);
     const deleted = this.store.deleteCollection(name);

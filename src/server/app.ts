@@ -15,7 +15,7 @@ import * as schemas from './schemas.js';
 import { openSearchRoutes } from '../opensearch/routes.js';
 import { recallTuner } from '../eval/recall-tune.js';
 import type { RouteContext } from './routes/context.js';
-import { registerCollections } from './routes/collections.js';
+import { registerAliases, registerCollections } from './routes/collections.js';
 import { registerDocuments } from './routes/documents.js';
 import { registerJobs } from './routes/jobs.js';
 import { registerOperations } from './routes/operations.js';
@@ -212,6 +212,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
   void app.register(async (api) => {
     registerOperations(api, context);
     registerCollections(api, context);
+    registerAliases(api, context);
     registerDocuments(api, context);
     registerSearch(api, context);
     registerJobs(api, context);

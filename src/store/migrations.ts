@@ -191,6 +191,17 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 9,
+    description: 'aliases: a name that points at one collection, moved in one statement',
+    sql: `
+      CREATE TABLE aliases (
+        name           TEXT PRIMARY KEY,
+        collection_id  INTEGER NOT NULL REFERENCES collections(id),
+        updated_at     TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 export function migrate(db: Database): { from: number; to: number } {

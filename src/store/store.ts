@@ -145,6 +145,8 @@ export class Store {
     if (this.getCollection(name)) {
       throw new StoreError('COLLECTION_EXISTS', `collection ${JSON.stringify(name)} already exists`);
     }
+    const alias = this.getAlias(name);
+    if (alias) throw new StoreError('COLLECTION_EXISTS', `${JSON.stringify(name)} is an alias of collection ${JSON.stringify(alias.collection)}; a collection cannot take its name`);
     const createdAt = new Date().toISOString();
     const info = this.statements.insertCollection.run(name, JSON.stringify(encoder), JSON.stringify(indexSettings), dense ? JSON.stringify(dense) : null, createdAt);
     return { id: Number(info.lastInsertRowid), name, encoder, indexSettings, dense, createdAt };
@@ -162,6 +164,10 @@ export class Store {
   deleteCollection(name: string): boolean {
     const collection = this.getCollection(name);
     if (!collection) return false;
+    const aliases = this.listAliases().filter((a) => a.collection === name).map((a) => a.alias);
+    if (aliases.length > 0) {
+      throw new StoreError('ALIAS_IN_USE', `collection ${JSON.stringify(name)} is behind the alias ${aliases.map((a) => JSON.stringify(a)).join(', ')}; point it at another collection or delete it first`, { aliases });
+    }
     this.db.transaction(() => {
       // Explicit deletes keep this independent of whether foreign keys were enabled when rows were written.
       this.db.prepare('DELETE FROM documents WHERE collection_id = ?').run(collection.id);
@@ -172,6 +178,37 @@ export class Store {
       this.db.prepare('DELETE FROM collections WHERE id = ?').run(collection.id);
     })();
     return true;
+  }
+
+  // ---- aliases ------------------------------------------------------------------------------
+
+  /**
+   * Points an alias at a collection, creating or moving it in one statement: a search through the
+   * alias sees the old collection or the new one, never neither.
+   */
+  putAlias(alias: string, collection: string): { alias: string; collection: string; created: boolean } {
+    validateCollectionName(alias);
+    if (this.getCollection(alias)) throw new StoreError('ALIAS_NAME_TAKEN', `${JSON.stringify(alias)} is a collection's name; an alias needs a name of its own`);
+    const target = this.getCollection(collection);
+    if (!target) throw new StoreError('COLLECTION_NOT_FOUND', `collection ${JSON.stringify(collection)} does not exist`, { collection });
+    const created = this.getAlias(alias) === undefined;
+    this.db
+      .prepare('INSERT INTO aliases (name, collection_id, updated_at) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET collection_id = excluded.collection_id, updated_at = excluded.updated_at')
+      .run(alias, target.id, new Date().toISOString());
+    return { alias, collection, created };
+  }
+
+  getAlias(alias: string): { alias: string; collection: string } | undefined {
+    const row = this.db.prepare('SELECT a.name AS alias, c.name AS collection FROM aliases a JOIN collections c ON c.id = a.collection_id WHERE a.name = ?').get(alias) as { alias: string; collection: string } | undefined;
+    return row;
+  }
+
+  listAliases(): { alias: string; collection: string }[] {
+    return this.db.prepare('SELECT a.name AS alias, c.name AS collection FROM aliases a JOIN collections c ON c.id = a.collection_id ORDER BY a.name').all() as { alias: string; collection: string }[];
+  }
+
+  deleteAlias(alias: string): boolean {
+    return this.db.prepare('DELETE FROM aliases WHERE name = ?').run(alias).changes > 0;
   }
 
   // ---- OpenSearch-compatible API: index mappings and search pipelines -------------------------

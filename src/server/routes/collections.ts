@@ -1,3 +1,4 @@
+import { SparrowError } from '../../common/errors.js';
 import type { FastifyInstance } from 'fastify';
 import * as schemas from '../schemas.js';
 import type { RouteContext } from './context.js';
@@ -90,4 +91,52 @@ function collectionDetail(ctx: RouteContext, name: string) {
       bytes: { documents: documentBytes, segments: segmentBytes, total: documentBytes + segmentBytes },
     },
   };
+}
+
+/** Aliases: a name that points at one collection; moving it is one statement, so a rebuilt collection is switched to without downtime. */
+export function registerAliases(api: FastifyInstance, ctx: RouteContext): void {
+  const { engine } = ctx;
+  const aliasParams = { type: 'object', required: ['name'], properties: { name: { type: 'string', maxLength: 128 } } } as const;
+  const aliasView = { type: 'object', properties: { alias: { type: 'string' }, collection: { type: 'string' } } } as const;
+  api.put<{ Params: { name: string }; Body: { collection: string } }>(
+    '/aliases/:name',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['collections'],
+        summary: 'Point an alias at a collection (create it, or move it in one step).',
+        description: 'Searches, reads and writes through the alias reach the collection it points at; moving it is atomic, so a collection rebuilt under a new name is switched to without downtime.',
+        params: aliasParams,
+        body: { type: 'object', required: ['collection'], additionalProperties: false, properties: { collection: { type: 'string', maxLength: 128 } } },
+        response: { 200: aliasView, 201: aliasView, ...schemas.errorResponses },
+      },
+    },
+    async (request, reply) => {
+      const result = engine.store.putAlias(request.params.name, request.body.collection);
+      void reply.status(result.created ? 201 : 200);
+      return { alias: result.alias, collection: result.collection };
+    },
+  );
+  api.get(
+    '/aliases',
+    { config: { access: 'read' }, schema: { tags: ['collections'], summary: 'Every alias and the collection it points at.', response: { 200: { type: 'object', properties: { aliases: { type: 'array', items: aliasView } } } } } },
+    async () => ({ aliases: engine.store.listAliases() }),
+  );
+  api.get<{ Params: { name: string } }>(
+    '/aliases/:name',
+    { config: { access: 'read' }, schema: { tags: ['collections'], summary: 'The collection an alias points at.', params: aliasParams, response: { 200: aliasView, ...schemas.errorResponses } } },
+    async (request) => {
+      const alias = engine.store.getAlias(request.params.name);
+      if (!alias) throw new SparrowError('ALIAS_NOT_FOUND', `alias ${JSON.stringify(request.params.name)} does not exist`);
+      return alias;
+    },
+  );
+  api.delete<{ Params: { name: string } }>(
+    '/aliases/:name',
+    { config: { access: 'admin' }, schema: { tags: ['collections'], summary: 'Delete an alias (the collection stays).', params: aliasParams, response: { 200: { type: 'object', properties: { alias: { type: 'string' }, result: { type: 'string' } } }, ...schemas.errorResponses } } },
+    async (request) => {
+      if (!engine.store.deleteAlias(request.params.name)) throw new SparrowError('ALIAS_NOT_FOUND', `alias ${JSON.stringify(request.params.name)} does not exist`);
+      return { alias: request.params.name, result: 'deleted' };
+    },
+  );
 }

@@ -418,3 +418,25 @@ t.test('aliases: searches follow the alias, a swap is one step, a collection beh
   t.equal((await app.inject({ method: 'GET', url: '/aliases/live' })).json().error.code, 'ALIAS_NOT_FOUND');
   t.equal((await app.inject({ method: 'DELETE', url: '/collections/v2' })).statusCode, 200, 'with the alias gone the collection can go');
 });
+
+t.test('PATCH /collections/NAME: query defaults and build thresholds change, what shapes the index does not', async (t) => {
+  const { app, engine } = setup(t);
+  await app.inject({ method: 'POST', url: '/collections', payload: { name: 'v', encoder: { type: 'precomputed' } } });
+  const patched = await app.inject({ method: 'PATCH', url: '/collections/v', payload: { index: { query: { heapFactor: 0.5, queryCut: 7 }, segmentMinDocs: 3 } } });
+  t.equal(patched.statusCode, 200, patched.body);
+  t.match(patched.json().index, { query: { heapFactor: 0.5, queryCut: 7 }, segmentMinDocs: 3 });
+  t.match((await app.inject({ method: 'GET', url: '/collections/v' })).json().index, { segmentMinDocs: 3 }, 'GET shows the new settings');
+  for (const id of ['a', 'b', 'c']) await app.inject({ method: 'PUT', url: `/collections/v/documents/${id}`, payload: { vector: { x: 1, [id]: 2 } } });
+  await engine.idle();
+  t.ok((await app.inject({ method: 'GET', url: '/collections/v' })).json().statistics.segments >= 1, 'the new threshold built a segment after 3 documents');
+  for (const [payload, code] of [
+    [{ index: { build: { summaryEnergy: 0.5 } } }, 'SETTING_NEEDS_REBUILD'],
+    [{ encoder: { type: 'bm25' } }, 'SETTING_NEEDS_REBUILD'],
+    [{ index: { query: { heapFactor: 3 } } }, 'INVALID_INDEX_SETTINGS'],
+    [{ index: { colour: 1 } }, 'INVALID_INDEX_SETTINGS'],
+  ] as const) {
+    const res = await app.inject({ method: 'PATCH', url: '/collections/v', payload });
+    t.same([res.statusCode, res.json().error.code], [400, code], `${JSON.stringify(payload)}: ${code}`);
+  }
+  t.match((await app.inject({ method: 'GET', url: '/collections/v' })).json().index, { query: { heapFactor: 0.5 } }, 'a refused change changed nothing');
+});

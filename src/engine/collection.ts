@@ -428,6 +428,30 @@ export class Collection {
   }
 
   /**
+   * Changes the index settings that apply from now on without a rebuild: the default query
+   * parameters (queryCut, heapFactor, knn), and when segments are built and merged
+   * (segmentMinDocs, mergeFactor, maxSegmentDocs, filterExactBelow). Build parameters shape the
+   * segments already written, so changing them is refused with the way to do it instead.
+   */
+  changeSettings(changes: Readonly<Record<string, unknown>>): Record<string, unknown> {
+    const changeable = ['query', 'segmentMinDocs', 'mergeFactor', 'maxSegmentDocs', 'filterExactBelow'];
+    for (const key of Object.keys(changes)) {
+      if (key === 'build') {
+        throw new SparrowError('SETTING_NEEDS_REBUILD', 'build settings shape the segments already written: create a collection with the new ones, index into it, and move an alias to it', { setting: key });
+      }
+      if (!changeable.includes(key)) throw new SparrowError('INVALID_INDEX_SETTINGS', `unknown or unchangeable index setting ${JSON.stringify(key)}; changeable: ${changeable.join(', ')}`, { setting: key });
+    }
+    const query = changes['query'] !== undefined ? { ...((this.record.indexSettings['query'] as object | undefined) ?? {}), ...(changes['query'] as object) } : this.record.indexSettings['query'];
+    const indexSettings = { ...this.record.indexSettings, ...changes, ...(query !== undefined ? { query } : {}) };
+    const settings = segmentSettings(indexSettings);
+    this.store.updateIndexSettings(this.record.id, indexSettings);
+    this.record = { ...this.record, indexSettings };
+    this.segmentSettings = settings;
+    this.segments?.applySettings(settings);
+    return indexSettings;
+  }
+
+  /**
    * Up to `count` live documents drawn at random (seeded) as queries: each one's `terms` heaviest
    * components as {term: weight}. For learned-sparse collections, whose documents and queries
    * share one weighting.

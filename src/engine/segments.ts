@@ -318,6 +318,11 @@ export class SegmentSet {
     this.settings = { ...this.settings, query };
   }
 
+  /** Settings that apply from now on (query defaults, build and merge thresholds); build parameters stay. */
+  applySettings(settings: SegmentSettings): void {
+    this.settings = { ...settings, build: this.settings.build };
+  }
+
   get segmentCount(): number {
     return this.segments.length;
   }

@@ -28,6 +28,7 @@ export const ERROR_TABLE: Readonly<Record<string, ErrorSpec>> = {
   ALIAS_IN_USE: { status: 409, description: 'The collection is behind an alias: point the alias at another collection, or delete it, before deleting the collection.' },
   ALIAS_NAME_TAKEN: { status: 409, description: "The alias name is a collection's name; an alias needs a name of its own." },
   ALIAS_NOT_FOUND: { status: 404, description: 'No alias has that name.' },
+  SETTING_NEEDS_REBUILD: { status: 400, description: 'The setting shapes what is already written (encoder, dense side, build parameters): create a collection with it and move an alias.' },
   TUNE_UNAVAILABLE: { status: 400, description: 'The job manager was started without recall tuning (an embedding of the server that gives it no tuner).' },
   INVALID_HIGHLIGHT: { status: 400, description: 'A highlight setting is out of range or unknown (fragment size and count, order, encoder, format).' },
   INVALID_FILTER: { status: 400, description: 'The filter does not follow the filter grammar (see docs/api.md).' },

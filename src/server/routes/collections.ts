@@ -93,6 +93,34 @@ function collectionDetail(ctx: RouteContext, name: string) {
   };
 }
 
+/** PATCH /collections/NAME: index settings that can change without a rebuild. */
+export function registerSettings(api: FastifyInstance, ctx: RouteContext): void {
+  const { engine } = ctx;
+  api.patch<{ Params: { name: string }; Body: { index?: Record<string, unknown>; encoder?: unknown; dense?: unknown } }>(
+    '/collections/:name',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['collections'],
+        summary: 'Change index settings that apply without a rebuild.',
+        description:
+          'index.query (queryCut, heapFactor, knn: the defaults of searches), index.segmentMinDocs, mergeFactor, maxSegmentDocs, filterExactBelow. The encoder, the dense side and index.build shape what is already written: changing them answers SETTING_NEEDS_REBUILD (create a new collection and move an alias).',
+        params: schemas.collectionParams,
+        body: { type: 'object', additionalProperties: false, properties: { index: { type: 'object' }, encoder: {}, dense: {} } },
+      },
+    },
+    async (request) => {
+      const collection = engine.collection(request.params.name);
+      for (const key of ['encoder', 'dense'] as const) {
+        if (request.body[key] !== undefined) {
+          throw new SparrowError('SETTING_NEEDS_REBUILD', `the ${key} shapes every document already written: create a collection with the new one, index into it, and move an alias to it`, { setting: key });
+        }
+      }
+      return { name: collection.name, index: collection.changeSettings(request.body.index ?? {}) };
+    },
+  );
+}
+
 /** Aliases: a name that points at one collection; moving it is one statement, so a rebuilt collection is switched to without downtime. */
 export function registerAliases(api: FastifyInstance, ctx: RouteContext): void {
   const { engine } = ctx;

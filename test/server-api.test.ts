@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import t from 'tap';
 import { Engine } from '../src/engine/engine.js';
 import { buildApp, type AppOptions } from '../src/server/app.js';
@@ -439,4 +441,50 @@ t.test('PATCH /collections/NAME: query defaults and build thresholds change, wha
     t.same([res.statusCode, res.json().error.code], [400, code], `${JSON.stringify(payload)}: ${code}`);
   }
   t.match((await app.inject({ method: 'GET', url: '/collections/v' })).json().index, { query: { heapFactor: 0.5 } }, 'a refused change changed nothing');
+});
+
+t.test('snapshots: a consistent copy while writes go on, restored document for document, searches equal', async (t) => {
+  const { app, engine } = setup(t);
+  await app.inject({ method: 'POST', url: '/collections', payload: { name: 'v', encoder: { type: 'precomputed' }, index: { segmentMinDocs: 50, build: { forwardValues: 'f32' } } } });
+  const vector = (i: number) => ({ [`t${i % 17}`]: 1 + (i % 5), [`t${(i * 7) % 23}`]: 0.5 + (i % 3), [`u${i % 11}`]: 0.25 });
+  await app.inject({ method: 'POST', url: '/collections/v/documents/_bulk', headers: NDJSON, payload: ndjson(Array.from({ length: 300 }, (_, i) => ({ id: `d${i}`, vector: vector(i), n: i }))) });
+  await engine.idle();
+  // Writes of new documents race the snapshot: it holds the 300 and any of the new ones, whole.
+  const writes = Array.from({ length: 20 }, (_, i) => app.inject({ method: 'PUT', url: `/collections/v/documents/new${i}`, payload: { vector: vector(i + 1000), n: 1000 + i } }));
+  const snapshot = await app.inject({ method: 'POST', url: '/collections/v/_snapshot', payload: { snapshot: 'first' } });
+  await Promise.all(writes);
+  t.equal(snapshot.statusCode, 201, snapshot.body);
+  const manifest = snapshot.json();
+  t.ok(manifest.documents >= 300 && manifest.segments.length >= 1, `${manifest.documents} documents, ${manifest.segments.length} segment files`);
+  const restored = await app.inject({ method: 'POST', url: '/snapshots/first/_restore', payload: { collection: 'copy' } });
+  t.same([restored.statusCode, restored.json().collection], [201, 'copy']);
+  const copy = engine.collection('copy');
+  const original = engine.collection('v');
+  let compared = 0;
+  for (let i = 0; i < 300; i++) {
+    const a = original.get(`d${i}`)!;
+    const b = copy.get(`d${i}`);
+    if (!b || JSON.stringify(b.fields) !== JSON.stringify(a.fields) || JSON.stringify(copy.sparseVectorOf(`d${i}`)) !== JSON.stringify(original.sparseVectorOf(`d${i}`))) t.fail(`d${i} differs`);
+    compared++;
+  }
+  t.equal(compared, 300, 'every document restored with its fields and vector');
+  const copied = copy.statistics().documents;
+  t.ok(copied >= 300 && copied <= 320, `the copy holds the 300 and ${copied - 300} of the racing writes`);
+  for (const mode of ['exact', 'approximate'] as const) {
+    const query = { t3: 1, t10: 0.5 };
+    const fromCopy = copy.search({ query, k: 10, mode, ...(mode === 'approximate' ? { approximate: { heapFactor: 0, queryCut: 10 } } : {}) });
+    const fromOriginal = copy.search({ query, k: 10, mode: 'exact' });
+    t.same(fromCopy.hits.map((h) => h.id).sort(), fromOriginal.hits.map((h) => h.id).sort(), `${mode} search of the copy finds the exact top 10`);
+    t.equal(fromCopy.mode, mode, `answered ${mode} (the restored segment files open)`);
+  }
+  t.ok(copy.segmentStatistics().segments.length >= 1, 'the copy searches its restored segments');
+  t.equal((await app.inject({ method: 'POST', url: '/collections/v/_snapshot', payload: { snapshot: 'first' } })).json().error.code, 'SNAPSHOT_EXISTS');
+  t.equal((await app.inject({ method: 'POST', url: '/snapshots/none/_restore', payload: { collection: 'x' } })).json().error.code, 'SNAPSHOT_NOT_FOUND');
+  t.equal((await app.inject({ method: 'POST', url: '/collections/v/_snapshot', payload: { snapshot: '../escape' } })).json().error.code, 'INVALID_SNAPSHOT_NAME');
+  t.equal((await app.inject({ method: 'POST', url: '/snapshots/first/_restore', payload: { collection: 'copy' } })).json().error.code, 'COLLECTION_EXISTS');
+  const segment = manifest.segments[0].file as string;
+  fs.appendFileSync(path.join(engine.dataDir, 'snapshots', 'first', 'segments', segment), 'x');
+  const damaged = await app.inject({ method: 'POST', url: '/snapshots/first/_restore', payload: { collection: 'copy2' } });
+  t.same([damaged.statusCode, damaged.json().error.code], [400, 'INVALID_SNAPSHOT'], 'a damaged segment file is found before anything is written');
+  t.notOk(engine.findCollection('copy2'));
 });

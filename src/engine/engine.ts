@@ -3,11 +3,25 @@ import path from 'node:path';
 import { checkEncoderFiles, createEncoder, normalizeEncoderConfig } from '../encoders/registry.js';
 import { checkDenseEncoderFiles } from '../encoders/dense-registry.js';
 import { DATABASE_FILE, Store, type CollectionRecord } from '../store/store.js';
-import { Collection } from './collection.js';
+import { createHash } from 'node:crypto';
+import { Collection, DENSE_GRAPH_FILE } from './collection.js';
 import { SparrowError } from '../common/errors.js';
 import { segmentSettings } from './segments.js';
 import { DenseSide, denseSettings } from './dense-side.js';
 import { SearchPool } from './search-pool.js';
+
+export const SNAPSHOT_FORMAT = 'sparrow-collection-snapshot-1';
+const SNAPSHOT_DATABASE = 'collection.db';
+const SNAPSHOT_MANIFEST = 'snapshot.json';
+
+export interface SnapshotManifest {
+  readonly format: typeof SNAPSHOT_FORMAT;
+  readonly collection: string;
+  readonly createdAt: string;
+  readonly documents: number;
+  readonly database: string;
+  readonly segments: { readonly file: string; readonly bytes: number; readonly sha256: string }[];
+}
 
 export interface CollectionSettings {
   readonly encoder?: Record<string, unknown>;
@@ -126,6 +140,63 @@ export class Engine {
     const deleted = this.store.deleteCollection(name);
     if (record) fs.rmSync(path.join(this.store.dataDir, 'segments', String(record.id)), { recursive: true, force: true });
     return deleted;
+  }
+
+  /**
+   * A consistent copy of a collection in `dir` while the server keeps serving: the database rows
+   * (SQLite's online backup, trimmed to the collection) and the segment files they name, with a
+   * manifest of their SHA-256s. Restore it with restore().
+   */
+  async snapshot(name: string, dir: string): Promise<SnapshotManifest> {
+    const collection = this.collection(name);
+    if (fs.existsSync(dir) && fs.readdirSync(dir).length > 0) throw new SparrowError('SNAPSHOT_EXISTS', `${dir} is not empty; snapshot into a new folder`, { path: dir });
+    // Builds in progress finish first, so the files the copy names are written.
+    await collection.idle();
+    fs.mkdirSync(path.join(dir, 'segments'), { recursive: true });
+    const source = path.join(this.store.dataDir, 'segments', String(collection.record.id));
+    for (let attempt = 0; ; attempt++) {
+      const database = path.join(dir, SNAPSHOT_DATABASE);
+      fs.rmSync(database, { force: true });
+      const { segmentFiles } = await this.store.snapshotCollection(collection.name, database);
+      try {
+        const files = [...segmentFiles, ...(fs.existsSync(path.join(source, DENSE_GRAPH_FILE)) ? [DENSE_GRAPH_FILE] : [])];
+        const copied = files.map((file) => {
+          fs.copyFileSync(path.join(source, file), path.join(dir, 'segments', file));
+          const bytes = fs.readFileSync(path.join(dir, 'segments', file));
+          return { file, bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+        });
+        const manifest: SnapshotManifest = {
+          format: SNAPSHOT_FORMAT,
+          collection: collection.name,
+          createdAt: new Date().toISOString(),
+          documents: collection.statistics().documents,
+          database: SNAPSHOT_DATABASE,
+          segments: copied,
+        };
+        fs.writeFileSync(path.join(dir, SNAPSHOT_MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
+        return manifest;
+      } catch (error) {
+        // A merge replaced a segment between the copy of the rows and the copy of its file: again.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt >= 2) throw error;
+      }
+    }
+  }
+
+  /** A new collection `name` from a snapshot folder (checked against its manifest first). */
+  restore(dir: string, name: string): Collection {
+    const manifestFile = path.join(dir, SNAPSHOT_MANIFEST);
+    if (!fs.existsSync(manifestFile)) throw new SparrowError('INVALID_SNAPSHOT', `${dir} holds no ${SNAPSHOT_MANIFEST}`, { path: dir });
+    const manifest = JSON.parse(fs.readFileSync(manifestFile, 'utf8')) as SnapshotManifest;
+    if (manifest.format !== SNAPSHOT_FORMAT) throw new SparrowError('INVALID_SNAPSHOT', `${manifestFile} is not a sparrow snapshot`);
+    for (const segment of manifest.segments) {
+      const bytes = fs.readFileSync(path.join(dir, 'segments', segment.file));
+      if (createHash('sha256').update(bytes).digest('hex') !== segment.sha256) throw new SparrowError('INVALID_SNAPSHOT', `segments/${segment.file} does not match its SHA-256 in the manifest`);
+    }
+    const { record } = this.store.restoreCollection(path.join(dir, manifest.database), name);
+    const target = path.join(this.store.dataDir, 'segments', String(record.id));
+    fs.mkdirSync(target, { recursive: true });
+    for (const segment of manifest.segments) fs.copyFileSync(path.join(dir, 'segments', segment.file), path.join(target, segment.file));
+    return this.attach(record);
   }
 
   /** Waits for background segment builds and merges of every open collection. */

@@ -15,7 +15,7 @@ import * as schemas from './schemas.js';
 import { openSearchRoutes } from '../opensearch/routes.js';
 import { recallTuner } from '../eval/recall-tune.js';
 import type { RouteContext } from './routes/context.js';
-import { registerAliases, registerCollections, registerSettings } from './routes/collections.js';
+import { registerAliases, registerCollections, registerSettings, registerSnapshots } from './routes/collections.js';
 import { registerDocuments } from './routes/documents.js';
 import { registerJobs } from './routes/jobs.js';
 import { registerOperations } from './routes/operations.js';
@@ -214,6 +214,7 @@ export function buildApp(options: AppOptions): FastifyInstance {
     registerCollections(api, context);
     registerAliases(api, context);
     registerSettings(api, context);
+    registerSnapshots(api, context);
     registerDocuments(api, context);
     registerSearch(api, context);
     registerJobs(api, context);

@@ -180,6 +180,74 @@ export class Store {
     return true;
   }
 
+  // ---- snapshots ----------------------------------------------------------------------------
+
+  /**
+   * A consistent copy of one collection's rows in a database file of its own: SQLite's online
+   * backup of the whole database (the server keeps serving), then everything but the collection is
+   * dropped from the copy. Returns the segment files the copy names, to be copied beside it.
+   */
+  async snapshotCollection(name: string, file: string): Promise<{ collectionId: number; segmentFiles: string[] }> {
+    const collection = this.getCollection(name);
+    if (!collection) throw new StoreError('COLLECTION_NOT_FOUND', `collection ${JSON.stringify(name)} does not exist`, { collection: name });
+    await this.db.backup(file);
+    const copy = new BetterSqlite3(file);
+    try {
+      copy.pragma('journal_mode = DELETE');
+      copy.transaction(() => {
+        for (const table of COLLECTION_TABLES) copy.prepare(`DELETE FROM ${table} WHERE collection_id <> ?`).run(collection.id);
+        copy.prepare('DELETE FROM collections WHERE id <> ?').run(collection.id);
+        copy.prepare('DELETE FROM jobs').run();
+        copy.prepare('DELETE FROM aliases').run();
+        copy.prepare('DELETE FROM search_pipelines').run();
+      })();
+      copy.exec('VACUUM');
+      const segmentFiles = (copy.prepare('SELECT file_name FROM segments WHERE collection_id = ? ORDER BY segment_id').pluck().all(collection.id) as string[]);
+      return { collectionId: collection.id, segmentFiles };
+    } finally {
+      copy.close();
+    }
+  }
+
+  /**
+   * Writes the collection held in a snapshot database into this one under `name`, in one
+   * transaction; returns its record and the id it had in the snapshot (its segment folder there).
+   */
+  restoreCollection(file: string, name: string): { record: CollectionRecord; snapshotId: number } {
+    validateCollectionName(name);
+    if (this.getCollection(name) || this.getAlias(name)) throw new StoreError('COLLECTION_EXISTS', `collection ${JSON.stringify(name)} already exists`);
+    const snapshot = new BetterSqlite3(file, { readonly: true, fileMustExist: true });
+    let source: CollectionRow;
+    try {
+      const version = snapshot.pragma('user_version', { simple: true }) as number;
+      const mine = this.db.pragma('user_version', { simple: true }) as number;
+      if (version !== mine) throw new StoreError('SNAPSHOT_VERSION', `the snapshot's schema version is ${version}, this database's ${mine}: restore it with the sparrow that made it`);
+      const rows = snapshot.prepare('SELECT * FROM collections').all() as CollectionRow[];
+      if (rows.length !== 1) throw new StoreError('INVALID_SNAPSHOT', `${file} holds ${rows.length} collections; a snapshot holds one`);
+      source = rows[0]!;
+    } finally {
+      snapshot.close();
+    }
+    // SQLite attaches outside transactions; the rows then move in one.
+    this.db.prepare('ATTACH DATABASE ? AS snapshot').run(file);
+    try {
+      return this.db.transaction(() => {
+        const info = this.db
+          .prepare('INSERT INTO collections (name, encoder, index_settings, dense, created_at, next_doc_number) VALUES (?, ?, ?, ?, ?, ?)')
+          .run(name, source.encoder, source.index_settings, source.dense, new Date().toISOString(), source.next_doc_number);
+        const id = Number(info.lastInsertRowid);
+        for (const table of COLLECTION_TABLES) {
+          const columns = (this.db.prepare(`PRAGMA main.table_info(${table})`).all() as { name: string }[]).map((c) => c.name).filter((c) => c !== 'collection_id');
+          const list = columns.join(', ');
+          this.db.prepare(`INSERT INTO main.${table} (collection_id, ${list}) SELECT ?, ${list} FROM snapshot.${table} WHERE collection_id = ?`).run(id, source.id);
+        }
+        return { record: this.getCollection(name)!, snapshotId: source.id };
+      }).immediate();
+    } finally {
+      this.db.prepare('DETACH DATABASE snapshot').run();
+    }
+  }
+
   // ---- aliases ------------------------------------------------------------------------------
 
   /**
@@ -522,6 +590,9 @@ export class Store {
   }
 }
 
+/** The tables whose rows belong to one collection (by collection_id), as a snapshot copies them. */
+const COLLECTION_TABLES = ['documents', 'terms', 'field_stats', 'segments', 'opensearch_indices'] as const;
+
 interface CollectionRow {
   id: number;
   name: string;
@@ -529,6 +600,7 @@ interface CollectionRow {
   index_settings: string;
   dense: string | null;
   created_at: string;
+  next_doc_number: number;
 }
 
 interface SegmentRow {

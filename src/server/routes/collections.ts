@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { SparrowError } from '../../common/errors.js';
 import type { FastifyInstance } from 'fastify';
 import * as schemas from '../schemas.js';
@@ -117,6 +119,53 @@ export function registerSettings(api: FastifyInstance, ctx: RouteContext): void 
         }
       }
       return { name: collection.name, index: collection.changeSettings(request.body.index ?? {}) };
+    },
+  );
+}
+
+/** Snapshots under DATA_DIR/snapshots/NAME: a consistent copy of a collection while serving, and its restore. */
+export function registerSnapshots(api: FastifyInstance, ctx: RouteContext): void {
+  const { engine } = ctx;
+  const folderOf = (name: string): string => {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/u.test(name) || name.includes('..')) {
+      throw new SparrowError('INVALID_SNAPSHOT_NAME', `snapshot name ${JSON.stringify(name)} must be 1 to 128 letters, digits, "_", "-" or "." (no "..")`);
+    }
+    return path.join(engine.dataDir, 'snapshots', name);
+  };
+  api.post<{ Params: { name: string }; Body: { snapshot: string } }>(
+    '/collections/:name/_snapshot',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['collections'],
+        summary: 'A consistent copy of the collection under DATA_DIR/snapshots/SNAPSHOT, taken while the server keeps serving.',
+        params: schemas.collectionParams,
+        body: { type: 'object', required: ['snapshot'], additionalProperties: false, properties: { snapshot: { type: 'string', maxLength: 128 } } },
+      },
+    },
+    async (request, reply) => {
+      const manifest = await engine.snapshot(request.params.name, folderOf(request.body.snapshot));
+      void reply.status(201);
+      return { snapshot: request.body.snapshot, ...manifest };
+    },
+  );
+  api.post<{ Params: { snapshot: string }; Body: { collection: string } }>(
+    '/snapshots/:snapshot/_restore',
+    {
+      config: { access: 'admin' },
+      schema: {
+        tags: ['collections'],
+        summary: 'A new collection from a snapshot (its files checked against the manifest first).',
+        params: { type: 'object', required: ['snapshot'], properties: { snapshot: { type: 'string', maxLength: 128 } } },
+        body: { type: 'object', required: ['collection'], additionalProperties: false, properties: { collection: { type: 'string', maxLength: 128 } } },
+      },
+    },
+    async (request, reply) => {
+      const folder = folderOf(request.params.snapshot);
+      if (!fs.existsSync(folder)) throw new SparrowError('SNAPSHOT_NOT_FOUND', `snapshot ${JSON.stringify(request.params.snapshot)} does not exist`);
+      const collection = engine.restore(folder, request.body.collection);
+      void reply.status(201);
+      return { collection: collection.name, documents: collection.statistics().documents };
     },
   );
 }

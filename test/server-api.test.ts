@@ -488,3 +488,39 @@ t.test('snapshots: a consistent copy while writes go on, restored document for d
   t.same([damaged.statusCode, damaged.json().error.code], [400, 'INVALID_SNAPSHOT'], 'a damaged segment file is found before anything is written');
   t.notOk(engine.findCollection('copy2'));
 });
+
+t.test('facets: counts per value and per range over every match, not only the k returned', async (t) => {
+  const { app } = setup(t);
+  await app.inject({ method: 'POST', url: '/collections', payload: { name: 'f' } });
+  const docs = Array.from({ length: 60 }, (_, i) => ({ id: `d${i}`, text: i % 4 === 0 ? 'hawks' : 'sparrows sing', venue: ['ecology', 'birds', 'cities'][i % 3], year: 2000 + (i % 20), open: i % 2 === 0 }));
+  await app.inject({ method: 'POST', url: '/collections/f/documents/_bulk', headers: NDJSON, payload: ndjson(docs) });
+  const res = await app.inject({
+    method: 'POST',
+    url: '/collections/f/search',
+    payload: {
+      query: 'sparrows',
+      k: 2,
+      filter: { year: { gte: 2005 } },
+      facets: { venue: { type: 'terms', size: 2 }, year: { type: 'range', ranges: [{ key: 'early', to: 2010 }, { from: 2010, to: 2015 }, { from: 2015 }] }, open: { type: 'terms' } },
+    },
+  });
+  t.equal(res.statusCode, 200, res.body);
+  const answer = res.json();
+  const matching = docs.filter((d) => d.text.includes('sparrows') && d.year >= 2005);
+  t.equal(answer.hits.length, 2, 'k hits returned');
+  const venues = new Map<string, number>();
+  for (const d of matching) venues.set(d.venue, (venues.get(d.venue) ?? 0) + 1);
+  const expected = [...venues].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  t.same(answer.facets.venue.buckets, expected.slice(0, 2).map(([value, count]) => ({ value, count })), 'the two most frequent venues among all matches');
+  t.equal(answer.facets.venue.other, expected.slice(2).reduce((s, [, c]) => s + c, 0), 'and the rest counted as other');
+  t.same(
+    answer.facets.year.buckets.map((b: { count: number }) => b.count),
+    [matching.filter((d) => d.year < 2010).length, matching.filter((d) => d.year >= 2010 && d.year < 2015).length, matching.filter((d) => d.year >= 2015).length],
+    'ranges include from and exclude to',
+  );
+  t.equal(answer.facets.year.buckets[0].key, 'early');
+  t.same(answer.facets.open.buckets.map((b: { value: boolean }) => typeof b.value), ['boolean', 'boolean'], 'booleans stay booleans');
+  t.equal(answer.total.value, matching.length, 'the total and the facets count the same documents');
+  const bad = await app.inject({ method: 'POST', url: '/collections/f/search', payload: { query: 'x', facets: { "x') --": { type: 'terms' } } } });
+  t.same([bad.statusCode, bad.json().error.code], [400, 'INVALID_FACET']);
+});

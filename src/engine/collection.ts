@@ -6,6 +6,7 @@ import type { PackedBatch, TokenResolver } from './packed-batch.js';
 import type { IngestDocument } from './documents.js';
 import { SparrowError, errorCode } from '../common/errors.js';
 import type { Filter } from '../store/filter.js';
+import type { FacetRequest, FacetResult } from '../store/facets.js';
 import { SegmentSet, segmentSettings, type Candidate, type SegmentSettings } from './segments.js';
 import type { SearchPool } from './search-pool.js';
 import { TopK } from '../index/top-k.js';
@@ -75,6 +76,12 @@ export interface SearchRequest {
    * synchronous (BM25) text queries are counted.
    */
   readonly maxQueryTerms?: number;
+  /**
+   * Counts per value (terms) or per range of stored fields, over every document the query and the
+   * filter match (all matches counted exactly, not only the k returned; a dense-only search counts
+   * the documents the filter passes).
+   */
+  readonly facets?: Readonly<Record<string, FacetRequest>>;
 }
 
 /** How many documents matched: exactly, or at least this many when only the top was looked at. */
@@ -123,6 +130,8 @@ export interface SearchResponse {
   readonly warnings?: string[];
   /** Documents that matched (exact answers count them all; approximate ones give a lower bound). */
   readonly total?: HitTotal;
+  /** With facets: the counts per field. */
+  readonly facets?: Record<string, FacetResult>;
 }
 
 export interface RejectedDocument {
@@ -140,6 +149,8 @@ export interface UpsertResult {
 }
 
 export const MAX_K = 10_000;
+/** Facets one search may ask for. */
+export const MAX_FACETS = 10;
 /** Documents read from the store per addMany call when an index is loaded. */
 const LOAD_CHUNK = 8192;
 
@@ -510,7 +521,29 @@ export class Collection {
     if (request.query === undefined) throw new SparrowError('EMPTY_QUERY', 'the request has no query');
     const encoded = this.withFieldBoosts(this.encodeQuery(request.query), request);
     const highlighter = request.highlight !== undefined ? this.highlighter(request.highlight, encoded) : undefined;
-    return this.withHighlights(pageOf(this.searchSparse(request, k, encoded, started), from), highlighter);
+    return this.withFacets(this.withHighlights(pageOf(this.searchSparse(request, k, encoded, started), from), highlighter), request, encoded);
+  }
+
+  /** The response with facet counts over every match of the request (see SearchRequest.facets). */
+  private withFacets(response: SearchResponse, request: SearchRequest, sparse: EncodedQuery | undefined): SearchResponse {
+    const facets = request.facets;
+    if (!facets) return response;
+    const fields = Object.keys(facets);
+    if (fields.length > MAX_FACETS) throw new SparrowError('INVALID_FACET', `at most ${MAX_FACETS} facets per search, got ${fields.length}`);
+    let matches: Uint32Array | undefined;
+    if (sparse) {
+      // Every match, counted by the exact engine under the same filter and exclusions.
+      const plan = this.planSparse({ ...request, mode: 'exact' }, 1, sparse);
+      const found: number[] = [];
+      const accept = plan.accept;
+      this.exactIndex().search(plan.query, { k: 1, accept: (doc) => (accept && !accept(doc) ? false : (found.push(doc), true)) });
+      matches = Uint32Array.from(found);
+    } else if (request.filter !== undefined) {
+      matches = Uint32Array.from(this.allowList(request.filter, undefined));
+    }
+    const out: Record<string, FacetResult> = {};
+    for (const field of fields) out[field] = this.store.facet(this.record.id, field, facets[field]!, matches);
+    return { ...response, facets: out };
   }
 
   /** The query with its weights in each encoder field scaled by the request's fieldBoosts. */
@@ -622,7 +655,7 @@ export class Collection {
     if (!denseQuery) response = await this.searchSparseAsync(request, k, sparseQuery!, started);
     else if (!sparseQuery) response = this.searchDenseOnly(request, k, denseQuery, started);
     else response = this.searchHybrid(request, k, sparseQuery, denseQuery, started);
-    response = this.withHighlights(pageOf(response, from), highlighter);
+    response = this.withFacets(this.withHighlights(pageOf(response, from), highlighter), request, sparseQuery);
     if (text !== undefined && this.encoder.encodeQueryAsync && response.unknown_terms) {
       // A model's query expansion reaches far beyond the collection's vocabulary: not worth listing.
       const { unknown_terms: _expansion, ...rest } = response;

@@ -34,6 +34,7 @@ export const ERROR_TABLE: Readonly<Record<string, ErrorSpec>> = {
   INVALID_SNAPSHOT: { status: 400, description: 'The snapshot folder lacks its manifest or database, or a file does not match its SHA-256.' },
   INVALID_SNAPSHOT_NAME: { status: 400, description: 'A snapshot name is 1 to 128 letters, digits, "_", "-" or ".", without "..".' },
   SNAPSHOT_VERSION: { status: 400, description: "The snapshot was made with another schema version; restore it with the sparrow that made it." },
+  INVALID_FACET: { status: 400, description: 'A facet names a field that is not allowed, asks for more than 100 values or 50 ranges, or a search asks for more than 10 facets.' },
   TUNE_UNAVAILABLE: { status: 400, description: 'The job manager was started without recall tuning (an embedding of the server that gives it no tuner).' },
   INVALID_HIGHLIGHT: { status: 400, description: 'A highlight setting is out of range or unknown (fragment size and count, order, encoder, format).' },
   INVALID_FILTER: { status: 400, description: 'The filter does not follow the filter grammar (see docs/api.md).' },

@@ -225,6 +225,31 @@ export function searchBodySchema(limits: ServerLimits) {
         },
       },
       filter: { $ref: 'SearchFilter#' },
+      facets: {
+        type: 'object',
+        maxProperties: 10,
+        description:
+          'Counts per stored field over every document the query and filter match (not only the k returned): {"venue": {"type": "terms", "size": 10}, "year": {"type": "range", "ranges": [{"to": 2000}, {"from": 2000, "to": 2010}, {"from": 2010}]}}. Ranges include from and exclude to.',
+        additionalProperties: {
+          anyOf: [
+            { type: 'object', required: ['type'], additionalProperties: false, properties: { type: { const: 'terms' }, size: { type: 'integer', minimum: 1, maximum: 100, description: 'Values returned, default 10.' } } },
+            {
+              type: 'object',
+              required: ['type', 'ranges'],
+              additionalProperties: false,
+              properties: {
+                type: { const: 'range' },
+                ranges: {
+                  type: 'array',
+                  minItems: 1,
+                  maxItems: 50,
+                  items: { type: 'object', additionalProperties: false, properties: { from: { type: ['number', 'string'] }, to: { type: ['number', 'string'] }, key: { type: 'string', maxLength: 256 } } },
+                },
+              },
+            },
+          ],
+        },
+      },
       mode: {
         type: 'string',
         enum: ['auto', 'exact', 'approximate', 'safe'],
@@ -271,6 +296,17 @@ export const searchResponse = {
   type: 'object',
   required: ['hits', 'took_ms'],
   properties: {
+    facets: {
+      type: 'object',
+      description: 'With facets: per field, buckets of {value, count} (terms, with "other" for the rest) or {key, from, to, count} (ranges).',
+      additionalProperties: {
+        type: 'object',
+        properties: {
+          buckets: { type: 'array', items: { type: 'object', properties: { value: { type: ['string', 'number', 'boolean', 'null'] }, key: { type: 'string' }, from: { type: ['number', 'string'] }, to: { type: ['number', 'string'] }, count: { type: 'integer' } } } },
+          other: { type: 'integer' },
+        },
+      },
+    },
     total: {
       type: 'object',
       description: 'Documents that matched: "eq" when every match was counted (exact answers), "gte" a lower bound (approximate, dense and hybrid answers).',

@@ -6,6 +6,7 @@ import { StoreError } from './errors.js';
 import { migrate } from './migrations.js';
 import { decodeLengths, decodeVector, encodeLengths, encodeVector } from './vector-codec.js';
 import { compileFilter, type Filter } from './filter.js';
+import { countFacet, type FacetRequest, type FacetResult } from './facets.js';
 import { JobsStore } from './jobs-store.js';
 
 export const DATABASE_FILE = 'sparrow.db';
@@ -178,6 +179,11 @@ export class Store {
       this.db.prepare('DELETE FROM collections WHERE id = ?').run(collection.id);
     })();
     return true;
+  }
+
+  /** Facet counts over a field of the collection's documents (the given doc numbers, or all). */
+  facet(collectionId: number, field: string, request: FacetRequest, docNumbers: Uint32Array | undefined): FacetResult {
+    return countFacet(this.db, collectionId, field, request, docNumbers);
   }
 
   // ---- snapshots ----------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { SearchRequest } from '../../engine/collection.js';
+import type { FacetRequest } from '../../engine/facets.js';
 import * as schemas from '../schemas.js';
 import { highlightRequest, type HttpHighlight } from '../schemas.js';
 import type { RouteContext } from './context.js';
@@ -112,6 +113,7 @@ type SearchBody = {
   mode?: 'auto' | 'exact' | 'approximate' | 'safe';
   approximate?: { query_cut?: number; heap_factor?: number; knn?: number };
   highlight?: HttpHighlight;
+  facets?: Record<string, FacetRequest>;
 };
 
 /** The engine's search request from the HTTP body: one mapping for search and multi-search. */
@@ -129,6 +131,7 @@ function searchRequestOf(body: SearchBody, maxQueryTerms: number): SearchRequest
     ...(body.filter !== undefined ? { filter: body.filter } : {}),
     ...(body.mode !== undefined ? { mode: body.mode } : {}),
     ...(body.highlight !== undefined ? { highlight: highlightRequest(body.highlight) } : {}),
+    ...(body.facets !== undefined ? { facets: body.facets } : {}),
     ...(body.approximate
       ? {
           approximate: {

@@ -140,31 +140,28 @@ export async function openSearchRoutes(api: FastifyInstance, options: RouteOptio
     const refresh = query['refresh'];
     if (refresh !== undefined && !['', 'true', 'false', 'wait_for'].includes(refresh)) throw illegalArgument(`Unknown value for refresh: [${refresh}].`);
   };
+  /** The write of a document by id: op_type from the URL (_create) or the query (_doc?op_type=create). */
+  const opTypeOf = (url: string, query: Query): 'index' | 'create' => {
+    if (url.includes('/_create/')) return 'create';
+    const opType = query['op_type'];
+    if (opType !== undefined && opType !== 'create' && opType !== 'index') throw illegalArgument(`opType must be 'create' or 'index', found: [${opType}]`);
+    return opType === 'create' ? 'create' : 'index';
+  };
   for (const method of ['PUT', 'POST'] as const) {
-    api.route<{ Params: Params; Querystring: Query }>({
-      method,
-      url: '/:index/_doc/:id',
-      ...write,
-      handler: async (request, reply) => {
-        refreshParam(request.query);
-        const index = indices.resolve(request.params.index);
-        const opType = request.query['op_type'] === 'create' ? 'create' : 'index';
-        if (request.query['op_type'] !== undefined && request.query['op_type'] !== 'create' && request.query['op_type'] !== 'index') throw illegalArgument(`opType must be 'create' or 'index', found: [${request.query['op_type']}]`);
-        const id = checkId(request.params.id);
-        return writeOne(index, id, checkSource(index, id, parseJson(request)), opType, reply);
-      },
-    });
-    api.route<{ Params: Params; Querystring: Query }>({
-      method,
-      url: '/:index/_create/:id',
-      ...write,
-      handler: async (request, reply) => {
-        refreshParam(request.query);
-        const index = indices.resolve(request.params.index);
-        const id = checkId(request.params.id);
-        return writeOne(index, id, checkSource(index, id, parseJson(request)), 'create', reply);
-      },
-    });
+    for (const url of ['/:index/_doc/:id', '/:index/_create/:id']) {
+      api.route<{ Params: Params; Querystring: Query }>({
+        method,
+        url,
+        ...write,
+        handler: async (request, reply) => {
+          refreshParam(request.query);
+          const index = indices.resolve(request.params.index);
+          const opType = opTypeOf(url, request.query);
+          const id = checkId(request.params.id);
+          return writeOne(index, id, checkSource(index, id, parseJson(request)), opType, reply);
+        },
+      });
+    }
   }
   api.post<{ Params: Params; Querystring: Query }>('/:index/_doc', write, async (request, reply) => {
     refreshParam(request.query);
